@@ -1,0 +1,66 @@
+//! The one API error type: a stable machine-readable code, a clear message, the right
+//! status, and never internal details.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::runtime::LoadError;
+
+/// Every error the REST API returns, as `{"error": {"code", "message"}}`.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Missing or wrong credentials.
+    #[error("missing or invalid bearer token")]
+    Unauthorized,
+    /// Nothing here.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request is wrong; the message says how.
+    #[error("{0}")]
+    BadRequest(String),
+    /// A plugin file was refused.
+    #[error(transparent)]
+    PluginRefused(#[from] LoadError),
+    /// A bug or an outage; details go to the log only.
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    /// Stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::PluginRefused(LoadError::WitVersion { .. }) => "plugin_wit_version",
+            ApiError::PluginRefused(LoadError::Duplicate { .. }) => "plugin_duplicate",
+            ApiError::PluginRefused(_) => "plugin_invalid",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::PluginRefused(LoadError::Duplicate { .. }) => StatusCode::CONFLICT,
+            ApiError::PluginRefused(LoadError::Io(_)) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::PluginRefused(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(e) = &self {
+            tracing::error!(error = %format!("{e:#}"), "internal error");
+        }
+        let body = json!({ "error": { "code": self.code(), "message": self.to_string() } });
+        (self.status(), Json(body)).into_response()
+    }
+}

@@ -1,0 +1,160 @@
+//! `/api/admin/plugins`: list, show, install (raw `.wasm` body) and remove plugins;
+//! `/api/admin/providers/{id}/settings`: base-URL overrides and approved permissions.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::{ApiError, AppState};
+use crate::bindings::Manifest;
+use crate::bindings::api::Auth;
+use crate::runtime::LoadedPlugin;
+use crate::services::ProviderSettings;
+
+/// A loaded plugin as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct PluginView {
+    /// Provider id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Icon.
+    pub icon: String,
+    /// Category.
+    pub category: String,
+    /// Plugin version.
+    pub version: String,
+    /// `none`, `oauth2`, `api_key` or `basic`.
+    pub auth: String,
+    /// OAuth scopes, when OAuth.
+    pub scopes: Vec<String>,
+    /// Capabilities.
+    pub capabilities: Value,
+    /// Rate limits.
+    pub rate_limits: Value,
+    /// Allowed hosts.
+    pub allowed_hosts: Vec<String>,
+    /// Configuration fields.
+    pub config: Vec<Value>,
+    /// Requested permissions.
+    pub permissions: Vec<String>,
+    /// File in the plugins dir.
+    pub file: String,
+    /// SHA-256 of the file.
+    pub sha256: String,
+}
+
+fn lower<T: std::fmt::Debug>(v: &T) -> String {
+    let s = format!("{v:?}");
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
+impl PluginView {
+    /// The view of a loaded plugin.
+    pub fn new(p: &LoadedPlugin) -> Self {
+        let m: &Manifest = &p.manifest;
+        let (auth, scopes) = match &m.auth {
+            Auth::None => ("none", vec![]),
+            Auth::Oauth2(o) => ("oauth2", o.scopes.clone()),
+            Auth::ApiKey(_) => ("api_key", vec![]),
+            Auth::Basic => ("basic", vec![]),
+        };
+        PluginView {
+            id: m.id.clone(),
+            name: m.name.clone(),
+            description: m.description.clone(),
+            icon: m.icon.clone(),
+            category: lower(&m.category),
+            version: m.version.clone(),
+            auth: auth.into(),
+            scopes,
+            capabilities: json!({
+                "pull": m.capabilities.pull,
+                "incremental": m.capabilities.incremental,
+                "webhooks": m.capabilities.webhooks,
+                "subscribe": m.capabilities.subscribe,
+            }),
+            rate_limits: json!({
+                "requests_per_minute": m.rate_limits.requests_per_minute,
+                "requests_per_day": m.rate_limits.requests_per_day,
+                "concurrency": m.rate_limits.concurrency,
+            }),
+            allowed_hosts: m.allowed_hosts.clone(),
+            config: m
+                .config
+                .iter()
+                .map(|f| json!({"key": f.key, "label": f.label, "help": f.help, "kind": lower(&f.kind), "required": f.required, "default": f.default}))
+                .collect(),
+            permissions: m.permissions.iter().map(|p| lower(p)).collect(),
+            file: p.file_name.clone(),
+            sha256: p.sha256.clone(),
+        }
+    }
+}
+
+/// `GET /api/admin/plugins`: loaded plugins and the state of every file.
+pub async fn list(State(state): State<AppState>) -> Json<Value> {
+    let plugins: Vec<PluginView> = state.runtime.plugins().iter().map(|p| PluginView::new(p)).collect();
+    Json(json!({ "plugins": plugins, "files": state.runtime.files() }))
+}
+
+/// `GET /api/admin/plugins/{id}`.
+pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<PluginView>, ApiError> {
+    let p = state.runtime.get(&id).ok_or_else(|| ApiError::NotFound(format!("no plugin `{id}`")))?;
+    Ok(Json(PluginView::new(&p)))
+}
+
+/// `POST /api/admin/plugins` with the `.wasm` bytes as the body.
+pub async fn install(State(state): State<AppState>, body: Bytes) -> Result<(StatusCode, Json<PluginView>), ApiError> {
+    if body.is_empty() {
+        return Err(ApiError::BadRequest("send the plugin's .wasm bytes as the request body".into()));
+    }
+    let p = state.runtime.install(body.to_vec()).await?;
+    Ok((StatusCode::CREATED, Json(PluginView::new(&p))))
+}
+
+/// `DELETE /api/admin/plugins/{id}`: the provider becomes unavailable; data is kept.
+pub async fn remove(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    if state.runtime.remove(&id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound(format!("no plugin `{id}`")))
+    }
+}
+
+/// `GET /api/admin/providers/{id}/settings`.
+pub async fn get_settings(State(state): State<AppState>, Path(id): Path<String>) -> Json<ProviderSettings> {
+    Json(state.runtime.services().settings(&id))
+}
+
+/// `PUT /api/admin/providers/{id}/settings`.
+pub async fn put_settings(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<ProviderSettings>, ApiError> {
+    crate::runtime::validate::provider_id(&id).map_err(ApiError::BadRequest)?;
+    let settings: ProviderSettings =
+        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("invalid settings: {e}")))?;
+    for (from, to) in &settings.base_urls {
+        for u in [from, to] {
+            let parsed = url::Url::parse(u).map_err(|e| ApiError::BadRequest(format!("base URL {u:?}: {e}")))?;
+            if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+                return Err(ApiError::BadRequest(format!("base URL {u:?} must be http(s) with a host")));
+            }
+        }
+    }
+    Ok(Json(state.runtime.services().set_settings(&id, settings).await?))
+}

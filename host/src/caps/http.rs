@@ -1,0 +1,193 @@
+//! `http`: requests performed by the host, only to allow-listed hosts (every redirect hop
+//! re-checked), with size and time caps, and credentials injected by the host.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use url::Url;
+
+use crate::bindings::PluginError;
+use crate::bindings::tributary::provider::http::{Host, Method, Request, Response};
+use crate::bindings::api::Injection;
+use crate::credentials::Kind;
+use crate::egress;
+use crate::runtime::{CallContext, PluginState};
+
+impl Host for PluginState {
+    async fn send(&mut self, req: Request) -> wasmtime::Result<Result<Response, PluginError>> {
+        let call = self.call.clone();
+        Ok(call.send_checked(req).await)
+    }
+}
+
+/// Headers a plugin may not set: the host owns routing and framing.
+const FORBIDDEN_HEADERS: &[&str] = &["host", "content-length", "transfer-encoding", "connection", "proxy-authorization"];
+
+impl CallContext {
+    /// Resolve overrides and check the allow-list for one hop.
+    fn admit(&self, url: &Url) -> Result<(Url, bool), PluginError> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(PluginError::Forbidden(format!("scheme `{}` is not allowed", url.scheme())));
+        }
+        let settings = self.services.settings(self.provider_id());
+        if let Some(rewritten) = egress::apply_override(url, &settings.base_urls) {
+            return Ok((rewritten, true));
+        }
+        let host = url.host_str().unwrap_or_default();
+        if !egress::host_allowed(host, &self.manifest.allowed_hosts, self.config()) {
+            return Err(PluginError::Forbidden(format!(
+                "host `{host}` is not in the allowed hosts of plugin `{}`",
+                self.provider_id()
+            )));
+        }
+        if !self.services.egress.allow_private {
+            let literal = match url.host() {
+                Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
+                Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
+                _ => None,
+            };
+            if literal.is_some_and(egress::is_private) {
+                return Err(PluginError::Forbidden(format!("private address `{host}` is not allowed")));
+            }
+        }
+        Ok((url.clone(), false))
+    }
+
+    async fn credential_headers(&self, url: &mut Url, headers: &mut HeaderMap) -> Result<(), PluginError> {
+        let id = self.integration_id()?;
+        let cred = self
+            .services
+            .credentials
+            .current(id)
+            .await?
+            .ok_or_else(|| PluginError::Unauthorized("the integration has no credentials".into()))?;
+        let bad = |_| PluginError::InvalidConfig("the credential is not a valid header value".into());
+        match (&self.manifest.injection, cred.kind) {
+            (_, Kind::Basic) | (Injection::Basic, _) => {
+                use base64::Engine as _;
+                let user = cred.username.clone().unwrap_or_default();
+                let pair = format!("{user}:{}", cred.secret);
+                let value = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair));
+                headers.insert(reqwest::header::AUTHORIZATION, HeaderValue::from_str(&value).map_err(bad)?);
+            }
+            (Injection::Bearer, _) => {
+                let value = format!("Bearer {}", cred.secret);
+                headers.insert(reqwest::header::AUTHORIZATION, HeaderValue::from_str(&value).map_err(bad)?);
+            }
+            (Injection::Header(name), _) => {
+                let name = HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|_| PluginError::InvalidConfig(format!("bad injection header `{name}`")))?;
+                headers.insert(name, HeaderValue::from_str(&cred.secret).map_err(bad)?);
+            }
+            (Injection::Query(param), _) => {
+                url.query_pairs_mut().append_pair(param, &cred.secret);
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn send_checked(&self, req: Request) -> Result<Response, PluginError> {
+        let mut url = Url::parse(&req.url).map_err(|e| PluginError::InvalidInput(format!("bad URL {:?}: {e}", req.url)))?;
+        let mut headers = HeaderMap::new();
+        for (k, v) in &req.headers {
+            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| PluginError::InvalidInput(format!("bad header name {k:?}")))?;
+            if FORBIDDEN_HEADERS.contains(&name.as_str()) {
+                continue;
+            }
+            let value = HeaderValue::from_str(v).map_err(|_| PluginError::InvalidInput(format!("bad value for header {k}")))?;
+            headers.append(name, value);
+        }
+        let limits = &self.services.egress;
+        let timeout = req
+            .timeout_ms
+            .map(|ms| Duration::from_millis(ms as u64).min(limits.timeout))
+            .unwrap_or(limits.timeout);
+        let mut method = to_reqwest(req.method);
+        let mut body = req.body.clone();
+        let first_origin = egress::origin(&url);
+
+        for hop in 0..=limits.max_redirects {
+            let (mut target, _overridden) = self.admit(&url)?;
+            let mut hop_headers = headers.clone();
+            // Credentials go only to the origin the plugin asked for, never to a redirect target elsewhere.
+            if req.authenticate && egress::origin(&url) == first_origin {
+                self.credential_headers(&mut target, &mut hop_headers).await?;
+            }
+            let mut builder = self.services.http.request(method.clone(), target.clone()).headers(hop_headers).timeout(timeout);
+            if let Some(b) = &body {
+                builder = builder.body(b.clone());
+            }
+            let resp = builder.send().await.map_err(|e| classify(&e, &url))?;
+            let status = resp.status();
+            if status.is_redirection() && let Some(loc) = resp.headers().get(reqwest::header::LOCATION) {
+                if hop == limits.max_redirects {
+                    return Err(PluginError::Forbidden(format!("more than {} redirects", limits.max_redirects)));
+                }
+                let loc = loc.to_str().map_err(|_| PluginError::InvalidInput("bad Location header".into()))?;
+                // Relative to what the plugin asked for, so the next hop is checked on its real host.
+                url = url.join(loc).map_err(|e| PluginError::InvalidInput(format!("bad redirect {loc:?}: {e}")))?;
+                if matches!(status.as_u16(), 301..=303) && method != reqwest::Method::HEAD {
+                    method = reqwest::Method::GET;
+                    body = None;
+                }
+                continue;
+            }
+            return read_response(resp, limits.max_response_bytes).await;
+        }
+        unreachable!("the loop returns on its last hop")
+    }
+}
+
+fn to_reqwest(m: Method) -> reqwest::Method {
+    match m {
+        Method::Get => reqwest::Method::GET,
+        Method::Head => reqwest::Method::HEAD,
+        Method::Post => reqwest::Method::POST,
+        Method::Put => reqwest::Method::PUT,
+        Method::Patch => reqwest::Method::PATCH,
+        Method::Delete => reqwest::Method::DELETE,
+    }
+}
+
+fn classify(e: &reqwest::Error, url: &Url) -> PluginError {
+    let host = url.host_str().unwrap_or_default();
+    if e.is_timeout() {
+        PluginError::Transient(format!("request to {host} timed out"))
+    } else if e.is_connect() {
+        let mut msg = format!("cannot connect to {host}");
+        let mut src: Option<&dyn std::error::Error> = std::error::Error::source(e);
+        while let Some(s) = src {
+            if s.to_string().contains("public address") {
+                return PluginError::Forbidden(format!("{host} resolves to a private address"));
+            }
+            msg = format!("cannot connect to {host}: {s}");
+            src = s.source();
+        }
+        PluginError::Transient(msg)
+    } else {
+        PluginError::Transient(format!("request to {host} failed"))
+    }
+}
+
+async fn read_response(resp: reqwest::Response, cap: usize) -> Result<Response, PluginError> {
+    let status = resp.status().as_u16();
+    if resp.content_length().is_some_and(|n| n as usize > cap) {
+        return Err(PluginError::Forbidden(format!("response larger than the {cap}-byte limit")));
+    }
+    let headers = resp
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_string(), v.to_string())))
+        .collect();
+    let mut body = Vec::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| PluginError::Transient("connection closed while reading the body".into()))?;
+        if body.len() + chunk.len() > cap {
+            return Err(PluginError::Forbidden(format!("response larger than the {cap}-byte limit")));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Response { status, headers, body })
+}

@@ -1,0 +1,19 @@
+//! Tributary host: loads sandboxed provider plugins (WebAssembly components), gives them
+//! the capabilities of the `tributary:provider` WIT contract, and serves the REST API.
+//!
+//! See `docs/architecture.md` for how the modules fit together.
+
+pub mod api;
+pub mod bindings;
+mod caps;
+pub mod credentials;
+pub mod db;
+pub mod egress;
+pub mod runtime;
+pub mod server;
+pub mod services;
+
+/// First-party plugins compiled into the binary, installed into the plugins dir on start.
+pub mod bundled {
+    include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
+}

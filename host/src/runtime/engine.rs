@@ -1,0 +1,73 @@
+//! The wasmtime `Engine`: pooling allocator, epoch interruption and the ticker thread.
+
+use std::time::Duration;
+
+use wasmtime::{Config, Engine, EngineWeak, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// How often the epoch advances; the granularity of time limits and of yielding to tokio.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Limits shared by every plugin instance.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Linear memory per instance, in bytes.
+    pub memory_bytes: usize,
+    /// Wall time per export call.
+    pub call_timeout: Duration,
+    /// Concurrent instances the pool holds (all plugins together).
+    pub pool_instances: u32,
+    /// Tables per instance.
+    pub tables: u32,
+    /// Elements per table.
+    pub table_elements: usize,
+    /// Core instances per component instance.
+    pub core_instances: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_bytes: 128 << 20,
+            call_timeout: Duration::from_secs(30),
+            pool_instances: 64,
+            tables: 32,
+            table_elements: 100_000,
+            core_instances: 32,
+        }
+    }
+}
+
+/// Build the engine every plugin shares.
+pub fn build_engine(limits: &Limits) -> anyhow::Result<Engine> {
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(limits.pool_instances)
+        .total_core_instances(limits.pool_instances * limits.core_instances)
+        .total_memories(limits.pool_instances * limits.core_instances)
+        .total_tables(limits.pool_instances * limits.tables)
+        .max_memory_size(limits.memory_bytes)
+        .max_tables_per_component(limits.tables)
+        .max_memories_per_component(limits.core_instances)
+        .max_core_instances_per_component(limits.core_instances)
+        .table_elements(limits.table_elements);
+
+    let mut config = Config::new();
+    config
+        .epoch_interruption(true)
+        .wasm_component_model(true)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Ok(Engine::new(&config)?)
+}
+
+/// Advance the engine's epoch every [`EPOCH_TICK`] until the engine is dropped.
+pub fn spawn_epoch_ticker(engine: EngineWeak) {
+    std::thread::Builder::new()
+        .name("tributary-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = engine.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .expect("spawning the epoch thread");
+}

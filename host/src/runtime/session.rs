@@ -1,0 +1,179 @@
+//! A [`Session`]: one `Store` and one instance of a plugin for one job. Every export call
+//! is fenced: wall-time deadline, memory limit, trap capture and result validation.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::{Store, Trap, UpdateDeadline};
+
+use super::engine::Limits;
+use super::error::CallError;
+use super::state::{Integration, PluginState};
+use super::{LoadedPlugin, validate};
+use crate::bindings::Manifest;
+use crate::bindings::api::{Account, Content, ListRequest, Page, Subscription, WebhookOutcome, WebhookRequest};
+use crate::bindings::{Plugin, PluginError};
+use crate::services::Services;
+
+/// Marker error the epoch callback raises when a call's deadline passed.
+#[derive(Debug)]
+struct DeadlineExceeded;
+
+impl std::fmt::Display for DeadlineExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("wall-time deadline exceeded")
+    }
+}
+
+impl std::error::Error for DeadlineExceeded {}
+
+/// A live instance of one plugin, for one integration (or none), used for one job.
+pub struct Session {
+    store: Store<PluginState>,
+    bindings: Plugin,
+    plugin: Arc<LoadedPlugin>,
+    limits: Limits,
+    config: Vec<(String, String)>,
+    /// Set after a trap: the instance may not be entered again.
+    broken: Option<String>,
+}
+
+impl Session {
+    pub(crate) async fn start(
+        plugin: Arc<LoadedPlugin>,
+        limits: &Limits,
+        services: Arc<Services>,
+        integration: Option<Integration>,
+    ) -> Result<Session, CallError> {
+        let config = integration.as_ref().map(|i| i.config.clone()).unwrap_or_default();
+        let state = PluginState::new(limits, plugin.manifest.clone(), integration, services);
+        let mut store = Store::new(plugin.pre.engine(), state);
+        store.limiter(|s| &mut s.limits);
+        store.set_epoch_deadline(1);
+        // Each tick, yield to tokio (a looping plugin never blocks a worker thread) and
+        // end the call once its deadline has passed.
+        store.epoch_deadline_callback(|ctx| {
+            if Instant::now() >= ctx.data().deadline {
+                return Err(DeadlineExceeded.into());
+            }
+            Ok(UpdateDeadline::Yield(1))
+        });
+        store.data_mut().deadline = Instant::now() + limits.call_timeout;
+        let bindings = plugin.pre.instantiate_async(&mut store).await.map_err(|e| CallError::Instantiate {
+            plugin: plugin.manifest.id.clone(),
+            message: format!("{e:#}"),
+        })?;
+        Ok(Session { store, bindings, plugin, limits: limits.clone(), config, broken: None })
+    }
+
+    /// The plugin this session runs.
+    pub fn plugin(&self) -> &Arc<LoadedPlugin> {
+        &self.plugin
+    }
+
+    fn arm(&mut self) -> Result<(), CallError> {
+        if let Some(msg) = &self.broken {
+            return Err(CallError::Trap { plugin: self.plugin.manifest.id.clone(), message: format!("instance unusable after an earlier failure: {msg}") });
+        }
+        self.store.data_mut().deadline = Instant::now() + self.limits.call_timeout;
+        Ok(())
+    }
+
+    /// Turn the outcome of one export call into a typed result.
+    fn settle<T>(
+        &mut self,
+        outcome: Result<wasmtime::Result<Result<T, PluginError>>, tokio::time::error::Elapsed>,
+        check: impl FnOnce(&T) -> Result<(), String>,
+    ) -> Result<T, CallError> {
+        let plugin = self.plugin.manifest.id.clone();
+        let err = match outcome {
+            Ok(Ok(Ok(v))) => {
+                return match check(&v) {
+                    Ok(()) => Ok(v),
+                    Err(reason) => Err(CallError::Malformed { plugin, reason }),
+                };
+            }
+            Ok(Ok(Err(e))) => return Err(CallError::Plugin(e)),
+            Err(_) => CallError::Timeout { plugin, limit: self.limits.call_timeout },
+            Ok(Err(trap)) => self.classify_trap(plugin, trap),
+        };
+        self.broken = Some(err.to_string());
+        Err(err)
+    }
+
+    fn classify_trap(&self, plugin: String, trap: wasmtime::Error) -> CallError {
+        if trap.downcast_ref::<DeadlineExceeded>().is_some() || matches!(trap.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
+            return CallError::Timeout { plugin, limit: self.limits.call_timeout };
+        }
+        let text = format!("{trap:#}");
+        if text.contains("memory") && (text.contains("grow") || text.contains("limit")) {
+            return CallError::MemoryLimit { plugin, limit: self.limits.memory_bytes };
+        }
+        let stderr = String::from_utf8_lossy(&self.store.data().stderr.contents()).trim().to_string();
+        let first_line = text.lines().next().unwrap_or("trap").to_string();
+        let message = if stderr.is_empty() { first_line } else { format!("{first_line}; plugin said: {stderr}") };
+        CallError::Trap { plugin, message }
+    }
+
+    fn budget(&self) -> Duration {
+        // A backstop above the epoch deadline, for time spent inside host calls.
+        self.limits.call_timeout + Duration::from_secs(1)
+    }
+}
+
+macro_rules! fenced {
+    ($self:ident, $check:expr, $method:ident $(, $arg:expr)*) => {{
+        $self.arm()?;
+        let budget = $self.budget();
+        let api = $self.bindings.tributary_provider_provider();
+        let outcome = tokio::time::timeout(budget, api.$method(&mut $self.store $(, $arg)*)).await;
+        $self.settle(outcome, $check)
+    }};
+}
+
+impl Session {
+    /// Call `manifest()`.
+    pub async fn manifest(&mut self) -> Result<Manifest, CallError> {
+        self.arm()?;
+        let budget = self.budget();
+        let api = self.bindings.tributary_provider_provider();
+        let outcome = tokio::time::timeout(budget, api.call_manifest(&mut self.store)).await;
+        self.settle(outcome.map(|r| r.map(Ok)), validate::manifest)
+    }
+
+    /// Call `check()`.
+    pub async fn check(&mut self) -> Result<Account, CallError> {
+        let config = self.config.clone();
+        fenced!(self, validate::account, call_check, &config)
+    }
+
+    /// Call `list()`.
+    pub async fn list(&mut self, req: &ListRequest) -> Result<Page, CallError> {
+        let config = self.config.clone();
+        fenced!(self, validate::page, call_list, &config, req)
+    }
+
+    /// Call `fetch()`.
+    pub async fn fetch(&mut self, id: &str) -> Result<Content, CallError> {
+        let config = self.config.clone();
+        fenced!(self, validate::content, call_fetch, &config, id)
+    }
+
+    /// Call `webhook()`.
+    pub async fn webhook(&mut self, req: &WebhookRequest) -> Result<WebhookOutcome, CallError> {
+        let config = self.config.clone();
+        fenced!(self, validate::webhook, call_webhook, &config, req)
+    }
+
+    /// Call `subscribe()`.
+    pub async fn subscribe(&mut self, callback_url: &str) -> Result<Subscription, CallError> {
+        let config = self.config.clone();
+        fenced!(self, |s: &Subscription| validate::account(&Account { id: s.id.clone(), name: String::new(), email: None }), call_subscribe, &config, callback_url)
+    }
+
+    /// Call `unsubscribe()`.
+    pub async fn unsubscribe(&mut self, id: &str) -> Result<(), CallError> {
+        let config = self.config.clone();
+        fenced!(self, |_: &()| Ok(()), call_unsubscribe, &config, id)
+    }
+}

@@ -1,0 +1,133 @@
+//! Shared test harness: a real runtime over a temp data dir, SQLite or a fresh PostgreSQL
+//! database, component paths from the build script, and loopback fake servers.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tributary::bindings::api::{ListMode, ListRequest};
+use tributary::credentials::MemoryCredentials;
+use tributary::db::Db;
+use tributary::runtime::{Limits, Runtime, RuntimeConfig};
+use tributary::services::{EgressLimits, Services};
+
+/// Path of a test component built by host/build.rs.
+pub fn component(name: &str) -> PathBuf {
+    let path = match name {
+        "misbehave" => env!("TRIBUTARY_COMPONENT_MISBEHAVE"),
+        "hello_v1" => env!("TRIBUTARY_COMPONENT_HELLO_V1"),
+        "hello_v2" => env!("TRIBUTARY_COMPONENT_HELLO_V2"),
+        "future_wit" => env!("TRIBUTARY_COMPONENT_FUTURE_WIT"),
+        "substack" => env!("TRIBUTARY_PLUGIN_SUBSTACK"),
+        other => panic!("unknown component {other}"),
+    };
+    PathBuf::from(path)
+}
+
+/// A fresh PostgreSQL database URL, or `None` (with a loud note) where PostgreSQL is not
+/// reachable. With `TRIBUTARY_REQUIRE_PG` set (as `.ci/run` does) a missing server fails.
+pub async fn fresh_postgres() -> Option<String> {
+    let base = std::env::var("TRIBUTARY_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    sqlx::any::install_default_drivers();
+    let admin = format!("{base}/postgres");
+    let conn = tokio::time::timeout(Duration::from_secs(5), sqlx::AnyPool::connect(&admin)).await;
+    let pool = match conn {
+        Ok(Ok(p)) => p,
+        other => {
+            let why = match other {
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => "timed out".into(),
+                Ok(Ok(_)) => unreachable!(),
+            };
+            if std::env::var_os("TRIBUTARY_REQUIRE_PG").is_some() {
+                panic!("PostgreSQL is required (TRIBUTARY_REQUIRE_PG) but {admin} is unreachable: {why}");
+            }
+            eprintln!("SKIPPED: PostgreSQL test, {admin} unreachable: {why}");
+            return None;
+        }
+    };
+    let name = format!("tributary_test_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.expect("create test database");
+    Some(format!("{base}/{name}"))
+}
+
+/// A runtime over a temp dir, with its services and credentials at hand.
+pub struct TestHost {
+    pub dir: tempfile::TempDir,
+    pub runtime: Runtime,
+    pub credentials: Arc<MemoryCredentials>,
+}
+
+impl TestHost {
+    pub fn plugins_dir(&self) -> PathBuf {
+        self.dir.path().join("plugins")
+    }
+
+    /// Copy a component into the plugins dir under `file` (atomically, by rename).
+    pub fn put(&self, name: &str, file: &str) {
+        put_file(&self.plugins_dir(), &std::fs::read(component(name)).unwrap(), file);
+    }
+}
+
+/// Write a file atomically (temp + rename), as an admin copying a file would want.
+pub fn put_file(dir: &Path, bytes: &[u8], file: &str) {
+    let tmp = dir.join(format!(".{file}.tmp"));
+    std::fs::write(&tmp, bytes).unwrap();
+    std::fs::rename(&tmp, dir.join(file)).unwrap();
+}
+
+/// Build a host on `db_url` (SQLite in the temp dir when `None`) with `components`
+/// copied in as `<name>.wasm`, then scan.
+pub async fn host(db_url: Option<String>, components: &[&str], limits: Limits, allow_private: bool) -> TestHost {
+    let dir = tempfile::tempdir().unwrap();
+    let url = db_url.unwrap_or_else(|| Db::sqlite_url(&dir.path().join("t.db")));
+    let db = Db::connect(&url).await.unwrap();
+    let credentials = Arc::new(MemoryCredentials::default());
+    let egress = EgressLimits { allow_private, timeout: Duration::from_secs(5), ..EgressLimits::default() };
+    let services = Services::new(db, egress, credentials.clone()).await.unwrap();
+    let runtime = Runtime::new(
+        RuntimeConfig {
+            plugins_dir: dir.path().join("plugins"),
+            // One compile cache for the whole test run: compiling is the slow part.
+            cache_dir: std::env::temp_dir().join("tributary-test-cache"),
+            limits,
+        },
+        services,
+    )
+    .unwrap();
+    let t = TestHost { dir, runtime, credentials };
+    for c in components {
+        t.put(c, &format!("{c}.wasm"));
+    }
+    t.runtime.scan().await.unwrap();
+    t
+}
+
+/// A first-page full listing request.
+pub fn full(page_size: u32) -> ListRequest {
+    ListRequest { mode: ListMode::Full, cursor: None, sync_token: None, modified_after: None, page_size }
+}
+
+/// Serve `router` on an ephemeral loopback port.
+pub async fn serve(router: axum::Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, router).await.unwrap();
+    });
+    addr
+}
+
+/// Wait until `cond` holds, polling; panics with `what` after `limit`.
+pub async fn eventually(what: &str, limit: Duration, mut cond: impl AsyncFnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if cond().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}

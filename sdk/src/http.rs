@@ -1,0 +1,213 @@
+//! Outbound HTTP through the host: allow-listed hosts only, credentials injected by the host.
+
+use crate::__bindings::tributary::provider::http as raw;
+use crate::Error;
+
+pub use raw::Method;
+
+/// A request builder.
+///
+/// ```no_run
+/// use tributary_sdk::http::Request;
+/// let resp = Request::get("https://api.example.com/items?page=1")
+///     .header("Accept", "application/json")
+///     .authenticated()
+///     .send()?
+///     .error_for_status()?;
+/// let items: serde_json::Value = resp.json()?;
+/// # Ok::<(), tributary_sdk::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Request(raw::Request);
+
+impl Request {
+    /// A request with any method.
+    ///
+    /// ```
+    /// use tributary_sdk::http::{Method, Request};
+    /// let _r = Request::new(Method::Delete, "https://api.example.com/hooks/1");
+    /// ```
+    pub fn new(method: Method, url: impl Into<String>) -> Self {
+        Request(raw::Request {
+            method,
+            url: url.into(),
+            headers: Vec::new(),
+            body: None,
+            authenticate: false,
+            timeout_ms: None,
+        })
+    }
+
+    /// A GET request.
+    ///
+    /// ```
+    /// let _r = tributary_sdk::http::Request::get("https://example.com/feed");
+    /// ```
+    pub fn get(url: impl Into<String>) -> Self {
+        Self::new(Method::Get, url)
+    }
+
+    /// A POST request.
+    ///
+    /// ```
+    /// let _r = tributary_sdk::http::Request::post("https://example.com/api").body(b"{}".to_vec());
+    /// ```
+    pub fn post(url: impl Into<String>) -> Self {
+        Self::new(Method::Post, url)
+    }
+
+    /// Add a header.
+    ///
+    /// ```
+    /// let _r = tributary_sdk::http::Request::get("https://e.com").header("Accept", "text/xml");
+    /// ```
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.0.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Set the body.
+    ///
+    /// ```
+    /// let _r = tributary_sdk::http::Request::post("https://e.com").body(vec![1, 2]);
+    /// ```
+    pub fn body(mut self, body: Vec<u8>) -> Self {
+        self.0.body = Some(body);
+        self
+    }
+
+    /// Set a JSON body and its content type.
+    ///
+    /// ```
+    /// let _r = tributary_sdk::http::Request::post("https://e.com").json(&serde_json::json!({"a": 1}));
+    /// ```
+    pub fn json<T: serde::Serialize>(self, value: &T) -> Self {
+        let body = serde_json::to_vec(value).expect("serializing a value to JSON");
+        self.header("Content-Type", "application/json").body(body)
+    }
+
+    /// Ask the host to add the integration's credentials (as the manifest says).
+    ///
+    /// ```
+    /// let _r = tributary_sdk::http::Request::get("https://api.e.com/me").authenticated();
+    /// ```
+    pub fn authenticated(mut self) -> Self {
+        self.0.authenticate = true;
+        self
+    }
+
+    /// Give up sooner than the host's own timeout.
+    ///
+    /// ```
+    /// let _r = tributary_sdk::http::Request::get("https://e.com").timeout_ms(2_000);
+    /// ```
+    pub fn timeout_ms(mut self, ms: u32) -> Self {
+        self.0.timeout_ms = Some(ms);
+        self
+    }
+
+    /// Have the host perform the request.
+    ///
+    /// ```no_run
+    /// let resp = tributary_sdk::http::Request::get("https://e.com").send()?;
+    /// # Ok::<(), tributary_sdk::Error>(())
+    /// ```
+    pub fn send(self) -> Result<Response, Error> {
+        raw::send(&self.0).map(Response)
+    }
+}
+
+/// A provider's answer.
+///
+/// ```no_run
+/// let r = tributary_sdk::http::Request::get("https://e.com").send()?;
+/// println!("{} {}", r.status(), r.text());
+/// # Ok::<(), tributary_sdk::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Response(raw::Response);
+
+impl Response {
+    /// HTTP status code.
+    ///
+    /// ```no_run
+    /// # let r = tributary_sdk::http::Request::get("https://e.com").send()?;
+    /// assert!(r.status() < 600);
+    /// # Ok::<(), tributary_sdk::Error>(())
+    /// ```
+    pub fn status(&self) -> u16 {
+        self.0.status
+    }
+
+    /// First header with this name (case-insensitive).
+    ///
+    /// ```no_run
+    /// # let r = tributary_sdk::http::Request::get("https://e.com").send()?;
+    /// let _etag = r.header("ETag");
+    /// # Ok::<(), tributary_sdk::Error>(())
+    /// ```
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.0.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The body bytes.
+    ///
+    /// ```no_run
+    /// # let r = tributary_sdk::http::Request::get("https://e.com").send()?;
+    /// let _n = r.bytes().len();
+    /// # Ok::<(), tributary_sdk::Error>(())
+    /// ```
+    pub fn bytes(&self) -> &[u8] {
+        &self.0.body
+    }
+
+    /// The body as text (invalid UTF-8 replaced).
+    ///
+    /// ```no_run
+    /// # let r = tributary_sdk::http::Request::get("https://e.com").send()?;
+    /// let _t = r.text();
+    /// # Ok::<(), tributary_sdk::Error>(())
+    /// ```
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.body).into_owned()
+    }
+
+    /// Parse the body as JSON.
+    ///
+    /// ```no_run
+    /// # let r = tributary_sdk::http::Request::get("https://e.com").send()?;
+    /// let v: serde_json::Value = r.json()?;
+    /// # Ok::<(), tributary_sdk::Error>(())
+    /// ```
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, Error> {
+        Ok(serde_json::from_slice(&self.0.body)?)
+    }
+
+    /// Turn error statuses into typed errors: 401 unauthorized, 403 forbidden, 404 not
+    /// found, 429 rate limited (with Retry-After), 5xx transient, other 4xx other.
+    ///
+    /// ```no_run
+    /// let ok = tributary_sdk::http::Request::get("https://e.com").send()?.error_for_status()?;
+    /// # Ok::<(), tributary_sdk::Error>(())
+    /// ```
+    pub fn error_for_status(self) -> Result<Self, Error> {
+        let status = self.status();
+        let detail = || {
+            let text = self.text();
+            let short: String = text.chars().take(200).collect();
+            format!("HTTP {status}: {short}")
+        };
+        match status {
+            200..=399 => Ok(self),
+            401 => Err(Error::unauthorized(detail())),
+            403 => Err(Error::Forbidden(detail())),
+            404 | 410 => Err(Error::not_found(detail())),
+            429 => {
+                let wait = self.header("Retry-After").and_then(|v| crate::time::retry_after_millis(v, 0));
+                Err(Error::rate_limited(wait, detail()))
+            }
+            500..=599 => Err(Error::transient(detail())),
+            _ => Err(Error::other(detail())),
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! Cursor helpers for the common pagination styles.
+
+use crate::Error;
+
+/// An offset cursor for providers that page by position (feeds, `?page=` APIs).
+///
+/// ```
+/// use tributary_sdk::paging::OffsetCursor;
+/// let c = OffsetCursor::parse(None).unwrap();
+/// assert_eq!(c.offset, 0);
+/// let next = c.advance(50);
+/// assert_eq!(OffsetCursor::parse(Some(&next.to_string())).unwrap().offset, 50);
+/// assert!(OffsetCursor::parse(Some("garbage")).is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OffsetCursor {
+    /// Index of the first item of the page.
+    pub offset: usize,
+}
+
+impl OffsetCursor {
+    /// Parse a cursor the host handed back; none means the first page.
+    ///
+    /// ```
+    /// # use tributary_sdk::paging::OffsetCursor;
+    /// assert_eq!(OffsetCursor::parse(Some("offset:7")).unwrap().offset, 7);
+    /// ```
+    pub fn parse(cursor: Option<&str>) -> Result<Self, Error> {
+        match cursor {
+            None => Ok(OffsetCursor { offset: 0 }),
+            Some(c) => c
+                .strip_prefix("offset:")
+                .and_then(|n| n.parse().ok())
+                .map(|offset| OffsetCursor { offset })
+                .ok_or_else(|| Error::invalid_input(format!("not an offset cursor: {c:?}"))),
+        }
+    }
+
+    /// The cursor `n` items further.
+    ///
+    /// ```
+    /// # use tributary_sdk::paging::OffsetCursor;
+    /// assert_eq!(OffsetCursor { offset: 2 }.advance(3).offset, 5);
+    /// ```
+    pub fn advance(self, n: usize) -> Self {
+        OffsetCursor { offset: self.offset + n }
+    }
+
+    /// Take the page `[offset, offset + page_size)` of `items` and the cursor after it
+    /// (none when the page reaches the end).
+    ///
+    /// ```
+    /// # use tributary_sdk::paging::OffsetCursor;
+    /// let items: Vec<u32> = (0..5).collect();
+    /// let (page, next) = OffsetCursor { offset: 3 }.slice(&items, 10);
+    /// assert_eq!(page, &[3, 4]);
+    /// assert!(next.is_none());
+    /// ```
+    pub fn slice<T>(self, items: &[T], page_size: usize) -> (&[T], Option<OffsetCursor>) {
+        let start = self.offset.min(items.len());
+        let end = start.saturating_add(page_size.max(1)).min(items.len());
+        let next = (end < items.len()).then(|| OffsetCursor { offset: end });
+        (&items[start..end], next)
+    }
+}
+
+impl std::fmt::Display for OffsetCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "offset:{}", self.offset)
+    }
+}
+
+/// The `rel="next"` URL of an HTTP `Link` header (GitHub, GitLab style pagination).
+///
+/// ```
+/// use tributary_sdk::paging::next_link;
+/// let h = r#"<https://api.github.com/x?page=2>; rel="next", <https://api.github.com/x?page=5>; rel="last""#;
+/// assert_eq!(next_link(h).as_deref(), Some("https://api.github.com/x?page=2"));
+/// assert_eq!(next_link(r#"<https://a/x?page=5>; rel="last""#), None);
+/// ```
+pub fn next_link(link_header: &str) -> Option<String> {
+    link_header.split(',').find_map(|part| {
+        let (url, params) = part.trim().split_once(';')?;
+        let is_next = params.split(';').any(|p| {
+            let p = p.trim();
+            p == "rel=\"next\"" || p == "rel=next"
+        });
+        is_next.then(|| url.trim().trim_start_matches('<').trim_end_matches('>').to_string())
+    })
+}
