@@ -58,6 +58,7 @@ enum PluginsCommand {
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn,sqlx=warn".into()))
+        .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
     let mut config = HostConfig::new(&cli.data_dir);

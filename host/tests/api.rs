@@ -49,7 +49,7 @@ async fn works_when_an_admin_installs_lists_and_removes_plugins() {
     assert_eq!(json(resp).await["id"], "misbehave");
     assert!(dir.path().join("plugins/misbehave.wasm").exists());
     let shown = client().get(format!("{base}/api/admin/plugins/misbehave")).bearer_auth(TOKEN).send().await.unwrap();
-    assert_eq!(json(shown).await["permissions"][0], "raw_token");
+    assert_eq!(json(shown).await["permissions"][0], "raw-token");
 
     let resp = client().delete(format!("{base}/api/admin/plugins/misbehave")).bearer_auth(TOKEN).send().await.unwrap();
     assert_eq!(resp.status(), 204);

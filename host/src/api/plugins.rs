@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::{ApiError, AppState};
 use crate::bindings::Manifest;
-use crate::bindings::api::Auth;
+use crate::bindings::api::{Auth, Category, FieldKind, Permission};
 use crate::runtime::LoadedPlugin;
 use crate::services::ProviderSettings;
 
@@ -49,16 +49,33 @@ pub struct PluginView {
     pub sha256: String,
 }
 
-fn lower<T: std::fmt::Debug>(v: &T) -> String {
-    let s = format!("{v:?}");
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            out.push('_');
-        }
-        out.push(c.to_ascii_lowercase());
+fn category(c: &Category) -> &'static str {
+    match c {
+        Category::Storage => "storage",
+        Category::Productivity => "productivity",
+        Category::Communication => "communication",
+        Category::Development => "development",
+        Category::Crm => "crm",
+        Category::Social => "social",
+        Category::Media => "media",
+        Category::Other => "other",
     }
-    out
+}
+
+fn field_kind(k: &FieldKind) -> &'static str {
+    match k {
+        FieldKind::Text => "text",
+        FieldKind::Url => "url",
+        FieldKind::Number => "number",
+        FieldKind::Boolean => "boolean",
+        FieldKind::Secret => "secret",
+    }
+}
+
+fn permission(p: &Permission) -> &'static str {
+    match p {
+        Permission::RawToken => crate::caps::RAW_TOKEN,
+    }
 }
 
 impl PluginView {
@@ -76,7 +93,7 @@ impl PluginView {
             name: m.name.clone(),
             description: m.description.clone(),
             icon: m.icon.clone(),
-            category: lower(&m.category),
+            category: category(&m.category).into(),
             version: m.version.clone(),
             auth: auth.into(),
             scopes,
@@ -95,9 +112,9 @@ impl PluginView {
             config: m
                 .config
                 .iter()
-                .map(|f| json!({"key": f.key, "label": f.label, "help": f.help, "kind": lower(&f.kind), "required": f.required, "default": f.default}))
+                .map(|f| json!({"key": f.key, "label": f.label, "help": f.help, "kind": field_kind(&f.kind), "required": f.required, "default": f.default}))
                 .collect(),
-            permissions: m.permissions.iter().map(|p| lower(p)).collect(),
+            permissions: m.permissions.iter().map(|p| permission(p).into()).collect(),
             file: p.file_name.clone(),
             sha256: p.sha256.clone(),
         }

@@ -8,4 +8,6 @@ mod log;
 mod secrets;
 mod tokens;
 
+pub use tokens::RAW_TOKEN;
+
 impl crate::bindings::tributary::provider::types::Host for crate::runtime::PluginState {}
