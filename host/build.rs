@@ -12,7 +12,10 @@ const TARGET: &str = "wasm32-wasip2";
 
 fn main() {
     let host_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
-    let root = host_dir.parent().expect("host/ lives in the workspace root").to_path_buf();
+    let root = host_dir
+        .parent()
+        .expect("host/ lives in the workspace root")
+        .to_path_buf();
     let out = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR"));
     for dep in ["plugins", "tests/components", "sdk", "wit"] {
         println!("cargo:rerun-if-changed={}", root.join(dep).display());
@@ -21,20 +24,37 @@ fn main() {
 
     ensure_target();
     let plugins = build_workspace(&root.join("plugins"), &out.join("plugins-target"));
-    let components = build_workspace(&root.join("tests/components"), &out.join("components-target"));
+    let components = build_workspace(
+        &root.join("tests/components"),
+        &out.join("components-target"),
+    );
 
-    let mut bundled = String::from("/// `(file name, bytes)` of every first-party plugin.\npub const BUNDLED: &[(&str, &[u8])] = &[\n");
+    let mut bundled = String::from(
+        "/// `(file name, bytes)` of every first-party plugin.\npub const BUNDLED: &[(&str, &[u8])] = &[\n",
+    );
     for (name, path) in &plugins {
-        bundled.push_str(&format!("    ({:?}, include_bytes!({:?})),\n", format!("{name}.wasm"), path));
+        bundled.push_str(&format!(
+            "    ({:?}, include_bytes!({:?})),\n",
+            format!("{name}.wasm"),
+            path
+        ));
     }
     bundled.push_str("];\n");
     std::fs::write(out.join("bundled.rs"), bundled).expect("writing bundled.rs");
 
     for (name, path) in &components {
-        println!("cargo:rustc-env=TRIBUTARY_COMPONENT_{}={}", name.to_uppercase(), path.display());
+        println!(
+            "cargo:rustc-env=TRIBUTARY_COMPONENT_{}={}",
+            name.to_uppercase(),
+            path.display()
+        );
     }
     for (name, path) in &plugins {
-        println!("cargo:rustc-env=TRIBUTARY_PLUGIN_{}={}", name.to_uppercase(), path.display());
+        println!(
+            "cargo:rustc-env=TRIBUTARY_PLUGIN_{}={}",
+            name.to_uppercase(),
+            path.display()
+        );
     }
 }
 
@@ -50,16 +70,24 @@ fn ensure_target() {
     if libdir.is_some_and(|d| d.join("libstd").exists() || has_std(&d)) {
         return;
     }
-    let status = Command::new("rustup").args(["target", "add", TARGET]).status();
+    let status = Command::new("rustup")
+        .args(["target", "add", TARGET])
+        .status();
     match status {
         Ok(s) if s.success() => {}
-        _ => panic!("the {TARGET} target is missing and `rustup target add {TARGET}` failed; install it and rebuild"),
+        _ => panic!(
+            "the {TARGET} target is missing and `rustup target add {TARGET}` failed; install it and rebuild"
+        ),
     }
 }
 
 fn has_std(dir: &Path) -> bool {
     std::fs::read_dir(dir)
-        .map(|entries| entries.flatten().any(|e| e.file_name().to_string_lossy().starts_with("libstd-")))
+        .map(|entries| {
+            entries
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with("libstd-"))
+        })
         .unwrap_or(false)
 }
 
@@ -76,7 +104,11 @@ fn build_workspace(dir: &Path, target_dir: &Path) -> Vec<(String, PathBuf)> {
         .env_remove("CARGO_BUILD_TARGET")
         .status()
         .expect("running cargo for the guest workspace");
-    assert!(status.success(), "building {} for {TARGET} failed", dir.display());
+    assert!(
+        status.success(),
+        "building {} for {TARGET} failed",
+        dir.display()
+    );
     let release = target_dir.join(TARGET).join("release");
     let mut found: Vec<(String, PathBuf)> = std::fs::read_dir(&release)
         .expect("guest release dir")

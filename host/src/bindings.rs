@@ -11,8 +11,8 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
+pub use self::tributary::provider::types::{Error as PluginError, RateLimit};
 pub use exports::tributary::provider::provider as api;
-pub use tributary::provider::types::{Error as PluginError, RateLimit};
 
 /// A plugin's manifest.
 pub type Manifest = api::ProviderManifest;

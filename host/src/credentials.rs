@@ -49,9 +49,15 @@ impl fmt::Debug for Credential {
 /// Where the host finds an integration's credentials.
 pub trait CredentialStore: Send + Sync {
     /// The integration's current credential, if it has one.
-    fn current<'a>(&'a self, integration_id: &'a str) -> BoxFuture<'a, Result<Option<Credential>, PluginError>>;
+    fn current<'a>(
+        &'a self,
+        integration_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Credential>, PluginError>>;
     /// Refresh the integration's credential now and return the new one.
-    fn refresh<'a>(&'a self, integration_id: &'a str) -> BoxFuture<'a, Result<Credential, PluginError>>;
+    fn refresh<'a>(
+        &'a self,
+        integration_id: &'a str,
+    ) -> BoxFuture<'a, Result<Credential, PluginError>>;
 }
 
 /// Credentials held in memory (tests, API-key integrations configured at start-up).
@@ -63,23 +69,46 @@ pub struct MemoryCredentials {
 impl MemoryCredentials {
     /// Set the credential of an integration.
     pub fn set(&self, integration_id: &str, credential: Credential) {
-        self.map.write().expect("credential lock").insert(integration_id.to_string(), credential);
+        self.map
+            .write()
+            .expect("credential lock")
+            .insert(integration_id.to_string(), credential);
     }
 }
 
 impl CredentialStore for MemoryCredentials {
-    fn current<'a>(&'a self, integration_id: &'a str) -> BoxFuture<'a, Result<Option<Credential>, PluginError>> {
-        let found = self.map.read().expect("credential lock").get(integration_id).cloned();
+    fn current<'a>(
+        &'a self,
+        integration_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Credential>, PluginError>> {
+        let found = self
+            .map
+            .read()
+            .expect("credential lock")
+            .get(integration_id)
+            .cloned();
         Box::pin(async move { Ok(found) })
     }
 
-    fn refresh<'a>(&'a self, integration_id: &'a str) -> BoxFuture<'a, Result<Credential, PluginError>> {
-        let found = self.map.read().expect("credential lock").get(integration_id).cloned();
+    fn refresh<'a>(
+        &'a self,
+        integration_id: &'a str,
+    ) -> BoxFuture<'a, Result<Credential, PluginError>> {
+        let found = self
+            .map
+            .read()
+            .expect("credential lock")
+            .get(integration_id)
+            .cloned();
         Box::pin(async move {
             match found {
                 Some(c) if c.kind != Kind::Oauth2 => Ok(c),
-                Some(_) => Err(PluginError::Unauthorized("this credential cannot be refreshed".into())),
-                None => Err(PluginError::Unauthorized("the integration has no credentials".into())),
+                Some(_) => Err(PluginError::Unauthorized(
+                    "this credential cannot be refreshed".into(),
+                )),
+                None => Err(PluginError::Unauthorized(
+                    "the integration has no credentials".into(),
+                )),
             }
         })
     }

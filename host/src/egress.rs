@@ -64,7 +64,9 @@ pub fn valid_pattern(pattern: &str) -> bool {
     !host.is_empty()
         && host.len() <= 253
         && host.contains('.')
-        && host.split('.').all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        && host
+            .split('.')
+            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
 }
 
 /// The origin (`scheme://host[:port]`) of a URL.
@@ -73,7 +75,10 @@ pub fn origin(url: &Url) -> String {
 }
 
 /// Rewrite `url` when its origin has an admin override; returns whether it was rewritten.
-pub fn apply_override(url: &Url, overrides: &std::collections::BTreeMap<String, String>) -> Option<Url> {
+pub fn apply_override(
+    url: &Url,
+    overrides: &std::collections::BTreeMap<String, String>,
+) -> Option<Url> {
     let target = overrides.get(&origin(url))?;
     let base = Url::parse(target).ok()?;
     let base_path = base.path().trim_end_matches('/');
@@ -93,7 +98,10 @@ pub struct GuardedResolver {
 impl GuardedResolver {
     /// A resolver; `allow_private` turns the guard off (development only).
     pub fn new(allow_private: bool) -> Self {
-        GuardedResolver { allow_private, exempt: Arc::default() }
+        GuardedResolver {
+            allow_private,
+            exempt: Arc::default(),
+        }
     }
 
     /// The set of host names exempt from the private-address guard.
@@ -105,10 +113,15 @@ impl GuardedResolver {
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let host = name.as_str().to_string();
-        let guarded = !self.allow_private && !self.exempt.read().expect("exempt lock").contains(&host);
+        let guarded =
+            !self.allow_private && !self.exempt.read().expect("exempt lock").contains(&host);
         Box::pin(async move {
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let kept: Vec<SocketAddr> = addrs.into_iter().filter(|a| !guarded || !is_private(a.ip())).collect();
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let kept: Vec<SocketAddr> = addrs
+                .into_iter()
+                .filter(|a| !guarded || !is_private(a.ip()))
+                .collect();
             if kept.is_empty() {
                 return Err(format!("{host} resolves to no public address").into());
             }
@@ -124,8 +137,15 @@ mod tests {
 
     #[test]
     fn works_when_matching_exact_wildcard_and_config_hosts() {
-        let pats = vec!["api.github.com".to_string(), "*.substack.com".to_string(), "config:feed_url".to_string()];
-        let cfg = vec![("feed_url".to_string(), "https://blog.example.org/feed".to_string())];
+        let pats = vec![
+            "api.github.com".to_string(),
+            "*.substack.com".to_string(),
+            "config:feed_url".to_string(),
+        ];
+        let cfg = vec![(
+            "feed_url".to_string(),
+            "https://blog.example.org/feed".to_string(),
+        )];
         assert!(host_allowed("api.github.com", &pats, &cfg));
         assert!(host_allowed("API.GitHub.com.", &pats, &cfg));
         assert!(host_allowed("astral.substack.com", &pats, &cfg));
@@ -135,15 +155,35 @@ mod tests {
     #[test]
     fn errors_when_host_only_resembles_an_allowed_one() {
         let pats = vec!["api.github.com".to_string(), "*.substack.com".to_string()];
-        for h in ["evilgithub.com", "api.github.com.evil.org", "substack.com", "xsubstack.com", "a.substack.com.evil"] {
+        for h in [
+            "evilgithub.com",
+            "api.github.com.evil.org",
+            "substack.com",
+            "xsubstack.com",
+            "a.substack.com.evil",
+        ] {
             assert!(!host_allowed(h, &pats, &[]), "{h} must be refused");
         }
-        assert!(!host_allowed("blog.example.org", &["config:feed_url".to_string()], &[]));
+        assert!(!host_allowed(
+            "blog.example.org",
+            &["config:feed_url".to_string()],
+            &[]
+        ));
     }
 
     #[test]
     fn works_when_classifying_private_addresses() {
-        for ip in ["127.0.0.1", "10.1.2.3", "192.168.1.1", "169.254.169.254", "::1", "fd00::1", "::ffff:127.0.0.1", "100.64.0.1", "0.0.0.0"] {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.1.1",
+            "169.254.169.254",
+            "::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+            "100.64.0.1",
+            "0.0.0.0",
+        ] {
             assert!(is_private(ip.parse().unwrap()), "{ip}");
         }
         for ip in ["1.1.1.1", "140.82.112.3", "2606:4700::1111"] {
@@ -154,9 +194,15 @@ mod tests {
     #[test]
     fn works_when_rewriting_an_overridden_origin() {
         let mut o = std::collections::BTreeMap::new();
-        o.insert("https://api.github.com".to_string(), "http://127.0.0.1:9000/gh".to_string());
+        o.insert(
+            "https://api.github.com".to_string(),
+            "http://127.0.0.1:9000/gh".to_string(),
+        );
         let u = Url::parse("https://api.github.com/repos/a/b?page=2").unwrap();
-        assert_eq!(apply_override(&u, &o).unwrap().as_str(), "http://127.0.0.1:9000/gh/repos/a/b?page=2");
+        assert_eq!(
+            apply_override(&u, &o).unwrap().as_str(),
+            "http://127.0.0.1:9000/gh/repos/a/b?page=2"
+        );
         assert!(apply_override(&Url::parse("https://github.com/x").unwrap(), &o).is_none());
     }
 }

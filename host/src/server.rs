@@ -28,7 +28,12 @@ pub struct HostConfig {
 impl HostConfig {
     /// Defaults for a data dir.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
-        HostConfig { data_dir: data_dir.into(), database_url: None, allow_private_egress: false, limits: Limits::default() }
+        HostConfig {
+            data_dir: data_dir.into(),
+            database_url: None,
+            allow_private_egress: false,
+            limits: Limits::default(),
+        }
     }
 
     /// The plugins dir.
@@ -38,7 +43,9 @@ impl HostConfig {
 
     /// The database URL in effect.
     pub fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| Db::sqlite_url(&self.data_dir.join("tributary.db")))
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| Db::sqlite_url(&self.data_dir.join("tributary.db")))
     }
 }
 
@@ -60,7 +67,9 @@ pub fn install_bundled(plugins_dir: &Path) -> anyhow::Result<Vec<String>> {
         let marker = plugins_dir.join(format!(".bundled-{file}.sha256"));
         let ours = crate::runtime::sha256_hex(bytes);
         let previous = std::fs::read_to_string(&marker).ok();
-        let on_disk = std::fs::read(&path).ok().map(|b| crate::runtime::sha256_hex(&b));
+        let on_disk = std::fs::read(&path)
+            .ok()
+            .map(|b| crate::runtime::sha256_hex(&b));
         let install = match (&on_disk, &previous) {
             (None, None) => true,
             (None, Some(_)) => false, // removed by an admin: respect it
@@ -103,7 +112,9 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     opts.write(true).create_new(true);
     #[cfg(unix)]
     opts.mode(0o600);
-    let mut f = opts.open(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
     f.write_all(bytes)?;
     Ok(())
 }
@@ -111,9 +122,13 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 impl Host {
     /// Open (creating when missing) everything under the data dir and load the plugins.
     pub async fn open(config: &HostConfig) -> anyhow::Result<Host> {
-        std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating {}", config.data_dir.display()))?;
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating {}", config.data_dir.display()))?;
         let db = Db::connect(&config.database_url()).await?;
-        let egress = EgressLimits { allow_private: config.allow_private_egress, ..EgressLimits::default() };
+        let egress = EgressLimits {
+            allow_private: config.allow_private_egress,
+            ..EgressLimits::default()
+        };
         let services = Services::new(db, egress, Arc::new(MemoryCredentials::default())).await?;
         install_bundled(&config.plugins_dir())?;
         let runtime = Runtime::new(
@@ -128,14 +143,18 @@ impl Host {
         for (file, reason) in &report.refused {
             tracing::error!(file, reason, "plugin refused");
         }
-        let ids: Vec<String> = runtime.plugins().iter().map(|p| p.manifest.id.clone()).collect();
-        runtime.services().load_env_secrets(&ids);
-        Ok(Host { runtime, admin_token: admin_token(&config.data_dir)? })
+        Ok(Host {
+            runtime,
+            admin_token: admin_token(&config.data_dir)?,
+        })
     }
 
     /// The application state for the router.
     pub fn state(&self) -> AppState {
-        AppState { runtime: self.runtime.clone(), admin_token: Arc::new(self.admin_token.clone()) }
+        AppState {
+            runtime: self.runtime.clone(),
+            admin_token: Arc::new(self.admin_token.clone()),
+        }
     }
 
     /// Serve on `listener` until `shutdown` resolves, watching the plugins dir.
@@ -145,7 +164,9 @@ impl Host {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         self.runtime.watch()?;
-        axum::serve(listener, app(self.state())).with_graceful_shutdown(shutdown).await?;
+        axum::serve(listener, app(self.state()))
+            .with_graceful_shutdown(shutdown)
+            .await?;
         Ok(())
     }
 }

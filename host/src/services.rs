@@ -65,7 +65,11 @@ pub struct Services {
 
 impl Services {
     /// Build the services, loading provider settings from the database.
-    pub async fn new(db: Db, egress: EgressLimits, credentials: Arc<dyn CredentialStore>) -> anyhow::Result<Arc<Self>> {
+    pub async fn new(
+        db: Db,
+        egress: EgressLimits,
+        credentials: Arc<dyn CredentialStore>,
+    ) -> anyhow::Result<Arc<Self>> {
         let resolver = GuardedResolver::new(egress.allow_private);
         let exempt_hosts = resolver.exempt_hosts();
         let http = reqwest::Client::builder()
@@ -90,21 +94,35 @@ impl Services {
 
     /// The admin settings of a provider (defaults when none were saved).
     pub fn settings(&self, provider: &str) -> ProviderSettings {
-        self.settings.read().expect("settings lock").get(provider).cloned().unwrap_or_default()
+        self.settings
+            .read()
+            .expect("settings lock")
+            .get(provider)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Save the admin settings of a provider; override keys are normalised to origins.
-    pub async fn set_settings(&self, provider: &str, mut settings: ProviderSettings) -> anyhow::Result<ProviderSettings> {
+    pub async fn set_settings(
+        &self,
+        provider: &str,
+        mut settings: ProviderSettings,
+    ) -> anyhow::Result<ProviderSettings> {
         settings.base_urls = settings
             .base_urls
             .into_iter()
             .map(|(from, to)| {
-                let origin = url::Url::parse(&from).map(|u| crate::egress::origin(&u)).unwrap_or(from);
+                let origin = url::Url::parse(&from)
+                    .map(|u| crate::egress::origin(&u))
+                    .unwrap_or(from);
                 (origin, to)
             })
             .collect();
         self.db.save_provider_settings(provider, &settings).await?;
-        self.settings.write().expect("settings lock").insert(provider.to_string(), settings.clone());
+        self.settings
+            .write()
+            .expect("settings lock")
+            .insert(provider.to_string(), settings.clone());
         self.refresh_exempt_hosts();
         Ok(settings)
     }
@@ -129,21 +147,22 @@ impl Services {
             .insert((provider.to_string(), name.to_string()), value.to_string());
     }
 
-    /// An app secret of a provider.
+    /// An app secret of a provider: set through the API, or from the environment as
+    /// `TRIBUTARY_SECRET_<PROVIDER>__<NAME>` (double underscore: ids may contain `_`).
     pub fn secret(&self, provider: &str, name: &str) -> Option<String> {
-        self.secrets.read().expect("secret lock").get(&(provider.to_string(), name.to_string())).cloned()
-    }
-
-    /// Load app secrets from `TRIBUTARY_SECRET_<PROVIDER>_<NAME>` environment variables.
-    pub fn load_env_secrets(&self, providers: &[String]) {
-        for (key, value) in std::env::vars() {
-            let Some(rest) = key.strip_prefix("TRIBUTARY_SECRET_") else { continue };
-            let rest = rest.to_ascii_lowercase();
-            for p in providers {
-                if let Some(name) = rest.strip_prefix(&format!("{p}_")) {
-                    self.set_secret(p, name, &value);
-                }
-            }
-        }
+        let set = self
+            .secrets
+            .read()
+            .expect("secret lock")
+            .get(&(provider.to_string(), name.to_string()))
+            .cloned();
+        set.or_else(|| {
+            let var = format!(
+                "TRIBUTARY_SECRET_{}__{}",
+                provider.to_ascii_uppercase(),
+                name.to_ascii_uppercase()
+            );
+            std::env::var(var).ok()
+        })
     }
 }

@@ -36,25 +36,57 @@ async fn works_when_an_admin_installs_lists_and_removes_plugins() {
     let (dir, base) = start().await;
     let health = json(client().get(format!("{base}/health")).send().await.unwrap()).await;
     assert_eq!(health["status"], "ok");
-    assert_eq!(health["plugins"], 1, "the bundled substack plugin is installed on first start");
+    assert_eq!(
+        health["plugins"], 1,
+        "the bundled substack plugin is installed on first start"
+    );
     assert!(dir.path().join("plugins/substack.wasm").exists());
 
-    let list = json(client().get(format!("{base}/api/admin/plugins")).bearer_auth(TOKEN).send().await.unwrap()).await;
+    let list = json(
+        client()
+            .get(format!("{base}/api/admin/plugins"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(list["plugins"][0]["id"], "substack");
     assert_eq!(list["plugins"][0]["allowed_hosts"][0], "*.substack.com");
 
     let wasm = std::fs::read(component("misbehave")).unwrap();
-    let resp = client().post(format!("{base}/api/admin/plugins")).bearer_auth(TOKEN).body(wasm).send().await.unwrap();
+    let resp = client()
+        .post(format!("{base}/api/admin/plugins"))
+        .bearer_auth(TOKEN)
+        .body(wasm)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 201);
     assert_eq!(json(resp).await["id"], "misbehave");
     assert!(dir.path().join("plugins/misbehave.wasm").exists());
-    let shown = client().get(format!("{base}/api/admin/plugins/misbehave")).bearer_auth(TOKEN).send().await.unwrap();
+    let shown = client()
+        .get(format!("{base}/api/admin/plugins/misbehave"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(json(shown).await["permissions"][0], "raw-token");
 
-    let resp = client().delete(format!("{base}/api/admin/plugins/misbehave")).bearer_auth(TOKEN).send().await.unwrap();
+    let resp = client()
+        .delete(format!("{base}/api/admin/plugins/misbehave"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 204);
     assert!(!dir.path().join("plugins/misbehave.wasm").exists());
-    let resp = client().delete(format!("{base}/api/admin/plugins/misbehave")).bearer_auth(TOKEN).send().await.unwrap();
+    let resp = client()
+        .delete(format!("{base}/api/admin/plugins/misbehave"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 404);
     assert_eq!(json(resp).await["error"]["code"], "not_found");
 }
@@ -62,13 +94,21 @@ async fn works_when_an_admin_installs_lists_and_removes_plugins() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_when_uploads_are_not_valid_plugins() {
     let (dir, base) = start().await;
-    let post = |body: Vec<u8>| client().post(format!("{base}/api/admin/plugins")).bearer_auth(TOKEN).body(body).send();
+    let post = |body: Vec<u8>| {
+        client()
+            .post(format!("{base}/api/admin/plugins"))
+            .bearer_auth(TOKEN)
+            .body(body)
+            .send()
+    };
 
     let resp = post(b"definitely not wasm".to_vec()).await.unwrap();
     assert_eq!(resp.status(), 422);
     assert_eq!(json(resp).await["error"]["code"], "plugin_invalid");
 
-    let resp = post(std::fs::read(component("future_wit")).unwrap()).await.unwrap();
+    let resp = post(std::fs::read(component("future_wit")).unwrap())
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 422);
     let body = json(resp).await;
     assert_eq!(body["error"]["code"], "plugin_wit_version");
@@ -76,8 +116,17 @@ async fn errors_when_uploads_are_not_valid_plugins() {
 
     let resp = post(Vec::new()).await.unwrap();
     assert_eq!(resp.status(), 400);
-    let files: Vec<_> = std::fs::read_dir(dir.path().join("plugins")).unwrap().flatten().map(|e| e.file_name()).collect();
-    assert!(files.iter().all(|f| f == "substack.wasm" || f.to_string_lossy().starts_with(".bundled")), "{files:?}");
+    let files: Vec<_> = std::fs::read_dir(dir.path().join("plugins"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(
+        files
+            .iter()
+            .all(|f| f == "substack.wasm" || f.to_string_lossy().starts_with(".bundled")),
+        "{files:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -92,7 +141,12 @@ async fn errors_when_admin_endpoints_are_called_without_the_token() {
         assert_eq!(resp.status(), 401);
         assert_eq!(json(resp).await["error"]["code"], "unauthorized");
     }
-    let resp = client().post(format!("{base}/api/admin/plugins")).body(vec![0u8; 10]).send().await.unwrap();
+    let resp = client()
+        .post(format!("{base}/api/admin/plugins"))
+        .body(vec![0u8; 10])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 401);
     let resp = client().get(format!("{base}/nope")).send().await.unwrap();
     assert_eq!(resp.status(), 404);
@@ -117,7 +171,12 @@ fn tributary(dir: &std::path::Path, args: &[&str]) -> String {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "tributary {args:?} failed: {}{}", text, String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "tributary {args:?} failed: {}{}",
+        text,
+        String::from_utf8_lossy(&out.stderr)
+    );
     text
 }
 
@@ -148,10 +207,21 @@ fn works_when_serving_from_an_empty_data_dir() {
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let first = lines.next().unwrap().unwrap();
-    let url = first.split("http://").nth(1).expect("first line names the address").to_string();
+    let url = first
+        .split("http://")
+        .nth(1)
+        .expect("first line names the address")
+        .to_string();
     let rest: Vec<String> = lines.by_ref().take(5).map(|l| l.unwrap()).collect();
-    assert!(rest.iter().any(|l| l.contains("plugins dir") && l.contains("1 loaded")), "{rest:?}");
-    let body = reqwest::blocking::get(format!("http://{url}/health")).unwrap().text().unwrap();
+    assert!(
+        rest.iter()
+            .any(|l| l.contains("plugins dir") && l.contains("1 loaded")),
+        "{rest:?}"
+    );
+    let body = reqwest::blocking::get(format!("http://{url}/health"))
+        .unwrap()
+        .text()
+        .unwrap();
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(body.contains("\"status\":\"ok\""), "{body}");
@@ -159,7 +229,31 @@ fn works_when_serving_from_an_empty_data_dir() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(data.join("admin-token")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(data.join("admin-token"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn works_when_a_restart_reuses_compiled_plugins() {
+    let dir = tempfile::tempdir().unwrap();
+    unsafe { std::env::set_var("TRIBUTARY_ADMIN_TOKEN", TOKEN) };
+    let config = HostConfig::new(dir.path());
+    let first = Host::open(&config).await.unwrap();
+    assert!(
+        !first.runtime.get("substack").unwrap().from_cache,
+        "a new data dir compiles"
+    );
+    drop(first);
+    let second = Host::open(&config).await.unwrap();
+    let p = second.runtime.get("substack").unwrap();
+    assert!(
+        p.from_cache,
+        "a restart must load the compiled artifact, not recompile"
+    );
+    let mut s = second.runtime.session("substack", None).await.unwrap();
+    assert_eq!(s.manifest().await.unwrap().id, "substack");
 }

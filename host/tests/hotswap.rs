@@ -18,7 +18,10 @@ async fn call(rt: &tributary::runtime::Runtime) -> Result<String, CallError> {
 }
 
 fn seen(log: &Log, since: Instant, what: &str) -> bool {
-    log.lock().unwrap().iter().any(|(t, r)| *t > since && r.as_deref() == Ok(what))
+    log.lock()
+        .unwrap()
+        .iter()
+        .any(|(t, r)| *t > since && r.as_deref() == Ok(what))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -44,28 +47,61 @@ async fn works_when_a_plugin_is_swapped_under_load() {
         }));
     }
     let start = Instant::now();
-    eventually("v1 answers", Duration::from_secs(10), async || seen(&log, start, "1.0.0")).await;
+    eventually("v1 answers", Duration::from_secs(10), async || {
+        seen(&log, start, "1.0.0")
+    })
+    .await;
 
     let swap = Instant::now();
     t.put("hello_v2", "hello.wasm");
-    eventually("v2 answers after the swap", Duration::from_secs(30), async || seen(&log, swap, "2.0.0")).await;
-    assert_eq!(old.list(&full(1)).await.unwrap().resources[0].title, "1.0.0", "in-flight session stays on v1");
+    eventually(
+        "v2 answers after the swap",
+        Duration::from_secs(30),
+        async || seen(&log, swap, "2.0.0"),
+    )
+    .await;
+    assert_eq!(
+        old.list(&full(1)).await.unwrap().resources[0].title,
+        "1.0.0",
+        "in-flight session stays on v1"
+    );
 
     let broken = Instant::now();
-    put_file(&t.plugins_dir(), b"\0asm this is not a component", "hello.wasm");
-    eventually("the broken file is refused", Duration::from_secs(30), async || {
-        t.runtime.files().iter().any(|f| f.file_name == "hello.wasm" && f.status == "refused")
-    })
+    put_file(
+        &t.plugins_dir(),
+        b"\0asm this is not a component",
+        "hello.wasm",
+    );
+    eventually(
+        "the broken file is refused",
+        Duration::from_secs(30),
+        async || {
+            t.runtime
+                .files()
+                .iter()
+                .any(|f| f.file_name == "hello.wasm" && f.status == "refused")
+        },
+    )
     .await;
     let after_broken = Instant::now();
-    eventually("v2 keeps answering", Duration::from_secs(10), async || seen(&log, after_broken, "2.0.0")).await;
+    eventually("v2 keeps answering", Duration::from_secs(10), async || {
+        seen(&log, after_broken, "2.0.0")
+    })
+    .await;
     assert!(!seen(&log, broken, "1.0.0"), "v1 must not come back");
 
     let removed = Instant::now();
     std::fs::remove_file(t.plugins_dir().join("hello.wasm")).unwrap();
-    eventually("calls fail once removed", Duration::from_secs(30), async || {
-        log.lock().unwrap().iter().any(|(t, r)| *t > removed && r.is_err())
-    })
+    eventually(
+        "calls fail once removed",
+        Duration::from_secs(30),
+        async || {
+            log.lock()
+                .unwrap()
+                .iter()
+                .any(|(t, r)| *t > removed && r.is_err())
+        },
+    )
     .await;
     stop.store(true, Ordering::Relaxed);
     for w in workers {
@@ -73,13 +109,23 @@ async fn works_when_a_plugin_is_swapped_under_load() {
     }
 
     let log = log.lock().unwrap();
-    let failures_before: Vec<_> = log.iter().filter(|(t, r)| *t < removed && r.is_err()).collect();
-    assert!(failures_before.is_empty(), "calls failed before removal: {failures_before:?}");
+    let failures_before: Vec<_> = log
+        .iter()
+        .filter(|(t, r)| *t < removed && r.is_err())
+        .collect();
+    assert!(
+        failures_before.is_empty(),
+        "calls failed before removal: {failures_before:?}"
+    );
     for (_, r) in log.iter().filter(|(t, _)| *t > removed) {
         if let Err(e) = r {
             assert!(e.contains("not installed"), "{e}");
         }
     }
-    assert!(log.len() > 100, "the load was too light to mean anything: {} calls", log.len());
+    assert!(
+        log.len() > 100,
+        "the load was too light to mean anything: {} calls",
+        log.len()
+    );
     eprintln!("hot swap: {} calls, none failed before removal", log.len());
 }

@@ -19,15 +19,25 @@ use tributary::runtime::{CallError, Integration, Limits};
 use tributary::services::ProviderSettings;
 
 fn limits() -> Limits {
-    Limits { call_timeout: Duration::from_millis(800), memory_bytes: 32 << 20, ..Limits::default() }
+    Limits {
+        call_timeout: Duration::from_millis(800),
+        memory_bytes: 32 << 20,
+        ..Limits::default()
+    }
 }
 
 fn integration(id: &str, mode: &str, arg: &str) -> Integration {
-    Integration::new(id, vec![("mode".into(), mode.into()), ("arg".into(), arg.into())])
+    Integration::new(
+        id,
+        vec![("mode".into(), mode.into()), ("arg".into(), arg.into())],
+    )
 }
 
 async fn run(t: &TestHost, id: &str, mode: &str, arg: &str) -> Result<String, CallError> {
-    let mut s = t.runtime.session("misbehave", Some(integration(id, mode, arg))).await?;
+    let mut s = t
+        .runtime
+        .session("misbehave", Some(integration(id, mode, arg)))
+        .await?;
     let page = s.list(&full(10)).await?;
     Ok(page.resources[0].title.clone())
 }
@@ -42,8 +52,15 @@ async fn assert_host_fine(t: &TestHost, addr: std::net::SocketAddr) {
 
 async fn setup() -> (TestHost, std::net::SocketAddr) {
     let t = host(None, &["misbehave", "hello_v1"], limits(), false).await;
-    assert!(t.runtime.get("misbehave").is_some() && t.runtime.get("hello").is_some(), "{:?}", t.runtime.files());
-    let state = AppState { runtime: t.runtime.clone(), admin_token: Arc::new("admin".into()) };
+    assert!(
+        t.runtime.get("misbehave").is_some() && t.runtime.get("hello").is_some(),
+        "{:?}",
+        t.runtime.files()
+    );
+    let state = AppState {
+        runtime: t.runtime.clone(),
+        admin_token: Arc::new("admin".into()),
+    };
     let addr = serve(app(state)).await;
     (t, addr)
 }
@@ -54,10 +71,19 @@ async fn fake_api(hits: Arc<AtomicUsize>, elsewhere: String) -> std::net::Socket
     let router = Router::new()
         .route("/ok", get(|| async { "fine" }))
         .route("/hop", get(|| async { Redirect::temporary("/ok") }))
-        .route("/away", get(move || async move { Redirect::temporary(&elsewhere) }))
-        .route("/key", get(|headers: HeaderMap| async move {
-            headers.get("x-api-key").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default()
-        }))
+        .route(
+            "/away",
+            get(move || async move { Redirect::temporary(&elsewhere) }),
+        )
+        .route(
+            "/key",
+            get(|headers: HeaderMap| async move {
+                headers
+                    .get("x-api-key")
+                    .map(|v| v.to_str().unwrap().to_string())
+                    .unwrap_or_default()
+            }),
+        )
         .fallback(move || {
             h.fetch_add(1, Ordering::SeqCst);
             async { "stolen" }
@@ -70,7 +96,10 @@ async fn errors_when_a_plugin_loops_forever() {
     let (t, addr) = setup().await;
     let rt = t.runtime.clone();
     let looping = tokio::spawn(async move {
-        let mut s = rt.session("misbehave", Some(integration("i1", "loop", ""))).await.unwrap();
+        let mut s = rt
+            .session("misbehave", Some(integration("i1", "loop", "")))
+            .await
+            .unwrap();
         s.list(&full(10)).await
     });
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -86,23 +115,36 @@ async fn errors_when_a_plugin_loops_forever() {
 async fn errors_when_a_plugin_allocates_without_end() {
     let (t, addr) = setup().await;
     let err = run(&t, "i1", "alloc", "").await.unwrap_err();
-    assert!(matches!(err, CallError::MemoryLimit { limit, .. } if limit == 32 << 20), "{err:?}");
+    assert!(
+        matches!(err, CallError::MemoryLimit { limit, .. } if limit == 32 << 20),
+        "{err:?}"
+    );
     assert_host_fine(&t, addr).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_when_a_plugin_panics_and_its_instance_is_not_reused() {
     let (t, addr) = setup().await;
-    let mut s = t.runtime.session("misbehave", Some(integration("i1", "panic", ""))).await.unwrap();
+    let mut s = t
+        .runtime
+        .session("misbehave", Some(integration("i1", "panic", "")))
+        .await
+        .unwrap();
     let err = s.list(&full(10)).await.unwrap_err();
     match &err {
-        CallError::Trap { message, .. } => assert!(message.contains("panicked on purpose"), "{message}"),
+        CallError::Trap { message, .. } => {
+            assert!(message.contains("panicked on purpose"), "{message}")
+        }
         other => panic!("expected a trap, got {other:?}"),
     }
     let again = s.fetch("x").await.unwrap_err();
     assert!(again.to_string().contains("unusable"), "{again}");
     // A fresh session of the same plugin works.
-    let mut fresh = t.runtime.session("misbehave", Some(integration("i1", "panic", ""))).await.unwrap();
+    let mut fresh = t
+        .runtime
+        .session("misbehave", Some(integration("i1", "panic", "")))
+        .await
+        .unwrap();
     assert_eq!(fresh.fetch("x").await.unwrap().title, "ok");
     assert_host_fine(&t, addr).await;
 }
@@ -112,13 +154,20 @@ async fn errors_when_a_plugin_calls_a_host_outside_its_manifest() {
     let (t, addr) = setup().await;
     let hits = Arc::new(AtomicUsize::new(0));
     let api = fake_api(hits.clone(), "/ok".into()).await;
-    let err = run(&t, "i1", "http", &format!("http://{api}/steal")).await.unwrap_err();
+    let err = run(&t, "i1", "http", &format!("http://{api}/steal"))
+        .await
+        .unwrap_err();
     match &err {
         CallError::Plugin(PluginError::Forbidden(m)) => assert!(m.contains("127.0.0.1"), "{m}"),
         other => panic!("expected forbidden, got {other:?}"),
     }
-    let err = run(&t, "i1", "http", "https://evil.example.com/").await.unwrap_err();
-    assert!(matches!(err, CallError::Plugin(PluginError::Forbidden(_))), "{err:?}");
+    let err = run(&t, "i1", "http", "https://evil.example.com/")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, CallError::Plugin(PluginError::Forbidden(_))),
+        "{err:?}"
+    );
     assert_eq!(hits.load(Ordering::SeqCst), 0, "no request may leave");
     assert_host_fine(&t, addr).await;
 }
@@ -128,16 +177,36 @@ async fn errors_when_a_redirect_leads_off_the_allowed_hosts() {
     let (t, addr) = setup().await;
     let stolen = Arc::new(AtomicUsize::new(0));
     let elsewhere = fake_api(stolen.clone(), "/ok".into()).await;
-    let api = fake_api(Arc::new(AtomicUsize::new(0)), format!("http://{elsewhere}/steal")).await;
+    let api = fake_api(
+        Arc::new(AtomicUsize::new(0)),
+        format!("http://{elsewhere}/steal"),
+    )
+    .await;
     let mut settings = ProviderSettings::default();
-    settings.base_urls.insert("http://api.misbehave.test".into(), format!("http://{api}"));
-    t.runtime.services().set_settings("misbehave", settings).await.unwrap();
+    settings
+        .base_urls
+        .insert("http://api.misbehave.test".into(), format!("http://{api}"));
+    t.runtime
+        .services()
+        .set_settings("misbehave", settings)
+        .await
+        .unwrap();
 
     // A redirect within the allowed host is followed (and re-checked).
-    assert_eq!(run(&t, "i1", "http", "http://api.misbehave.test/hop").await.unwrap(), "200 fine");
+    assert_eq!(
+        run(&t, "i1", "http", "http://api.misbehave.test/hop")
+            .await
+            .unwrap(),
+        "200 fine"
+    );
     // A redirect off it is refused before any request reaches the other host.
-    let err = run(&t, "i1", "http", "http://api.misbehave.test/away").await.unwrap_err();
-    assert!(matches!(err, CallError::Plugin(PluginError::Forbidden(_))), "{err:?}");
+    let err = run(&t, "i1", "http", "http://api.misbehave.test/away")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, CallError::Plugin(PluginError::Forbidden(_))),
+        "{err:?}"
+    );
     assert_eq!(stolen.load(Ordering::SeqCst), 0);
     assert_host_fine(&t, addr).await;
 }
@@ -147,30 +216,73 @@ async fn works_when_the_host_injects_credentials_the_plugin_never_sees() {
     let (t, _addr) = setup().await;
     let api = fake_api(Arc::new(AtomicUsize::new(0)), "/ok".into()).await;
     let mut settings = ProviderSettings::default();
-    settings.base_urls.insert("http://api.misbehave.test".into(), format!("http://{api}"));
-    t.runtime.services().set_settings("misbehave", settings.clone()).await.unwrap();
-    let key = Credential { kind: Kind::ApiKey, secret: "k-123".into(), username: None, scopes: vec![], expires_at: None };
+    settings
+        .base_urls
+        .insert("http://api.misbehave.test".into(), format!("http://{api}"));
+    t.runtime
+        .services()
+        .set_settings("misbehave", settings.clone())
+        .await
+        .unwrap();
+    let key = Credential {
+        kind: Kind::ApiKey,
+        secret: "k-123".into(),
+        username: None,
+        scopes: vec![],
+        expires_at: None,
+    };
     t.credentials.set("i1", key);
 
-    assert_eq!(run(&t, "i1", "http-auth", "http://api.misbehave.test/key").await.unwrap(), "k-123");
+    assert_eq!(
+        run(&t, "i1", "http-auth", "http://api.misbehave.test/key")
+            .await
+            .unwrap(),
+        "k-123"
+    );
     // Integration without credentials: typed unauthorized, nothing sent.
-    let err = run(&t, "i2", "http-auth", "http://api.misbehave.test/key").await.unwrap_err();
-    assert!(matches!(err, CallError::Plugin(PluginError::Unauthorized(_))), "{err:?}");
+    let err = run(&t, "i2", "http-auth", "http://api.misbehave.test/key")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, CallError::Plugin(PluginError::Unauthorized(_))),
+        "{err:?}"
+    );
     // The raw token needs the manifest permission *and* an admin's approval.
     let err = run(&t, "i1", "raw-token", "").await.unwrap_err();
-    assert!(matches!(&err, CallError::Plugin(PluginError::Forbidden(m)) if m.contains("admin")), "{err:?}");
+    assert!(
+        matches!(&err, CallError::Plugin(PluginError::Forbidden(m)) if m.contains("admin")),
+        "{err:?}"
+    );
     settings.approved_permissions.insert("raw-token".into());
-    t.runtime.services().set_settings("misbehave", settings).await.unwrap();
+    t.runtime
+        .services()
+        .set_settings("misbehave", settings)
+        .await
+        .unwrap();
     assert_eq!(run(&t, "i1", "raw-token", "").await.unwrap(), "k-123");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_when_a_plugin_reads_another_integrations_kv() {
     let (t, addr) = setup().await;
-    assert_eq!(run(&t, "team-a", "kv-set", "secret-of-a").await.unwrap(), "stored");
-    assert_eq!(run(&t, "team-a", "kv-get", "").await.unwrap(), "secret-of-a|shared-key");
-    assert_eq!(run(&t, "team-b", "kv-get", "").await.unwrap(), "<none>|", "b must not see a's keys");
-    assert_eq!(run(&t, "team-a-suffix", "kv-get", "").await.unwrap(), "<none>|", "ids are exact, not prefixes");
+    assert_eq!(
+        run(&t, "team-a", "kv-set", "secret-of-a").await.unwrap(),
+        "stored"
+    );
+    assert_eq!(
+        run(&t, "team-a", "kv-get", "").await.unwrap(),
+        "secret-of-a|shared-key"
+    );
+    assert_eq!(
+        run(&t, "team-b", "kv-get", "").await.unwrap(),
+        "<none>|",
+        "b must not see a's keys"
+    );
+    assert_eq!(
+        run(&t, "team-a-suffix", "kv-get", "").await.unwrap(),
+        "<none>|",
+        "ids are exact, not prefixes"
+    );
     assert_host_fine(&t, addr).await;
 }
 
@@ -179,7 +291,10 @@ async fn errors_when_a_plugin_returns_malformed_data() {
     let (t, addr) = setup().await;
     for mode in ["malformed", "huge-title"] {
         let err = run(&t, "i1", mode, "").await.unwrap_err();
-        assert!(matches!(err, CallError::Malformed { .. }), "{mode}: {err:?}");
+        assert!(
+            matches!(err, CallError::Malformed { .. }),
+            "{mode}: {err:?}"
+        );
         assert_eq!(err.code(), "plugin_malformed_result");
     }
     assert_eq!(run(&t, "i1", "log-flood", "").await.unwrap(), "logged");
@@ -191,8 +306,13 @@ async fn errors_when_a_plugin_opens_a_socket_itself() {
     let (t, addr) = setup().await;
     let hits = Arc::new(AtomicUsize::new(0));
     let api = fake_api(hits.clone(), "/ok".into()).await;
-    let err = run(&t, "i1", "sockets", &api.to_string()).await.unwrap_err();
-    assert!(matches!(&err, CallError::Plugin(PluginError::Other(m)) if m.contains("socket refused")), "{err:?}");
+    let err = run(&t, "i1", "sockets", &api.to_string())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, CallError::Plugin(PluginError::Other(m)) if m.contains("socket refused")),
+        "{err:?}"
+    );
     assert_eq!(hits.load(Ordering::SeqCst), 0);
     assert_host_fine(&t, addr).await;
 }
@@ -204,8 +324,37 @@ async fn errors_when_a_component_targets_another_wit_version() {
     let report = t.runtime.scan().await.unwrap();
     let (file, reason) = &report.refused[0];
     assert_eq!(file, "future.wasm");
-    assert!(reason.contains("tributary:provider@9.0.0") && reason.contains("tributary:provider@0.1.0"), "{reason}");
-    let row = t.runtime.files().into_iter().find(|f| f.file_name == "future.wasm").unwrap();
+    assert!(
+        reason.contains("tributary:provider@9.0.0") && reason.contains("tributary:provider@0.1.0"),
+        "{reason}"
+    );
+    let row = t
+        .runtime
+        .files()
+        .into_iter()
+        .find(|f| f.file_name == "future.wasm")
+        .unwrap();
     assert_eq!(row.status, "refused");
     assert_host_fine(&t, addr).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_when_a_plugin_asks_for_another_providers_secret() {
+    let (t, _addr) = setup().await;
+    let services = t.runtime.services();
+    services.set_secret("misbehave", "signing_secret", "mine");
+    services.set_secret("hello", "other_secret", "not-yours");
+    assert_eq!(
+        run(&t, "i1", "secret", "signing_secret").await.unwrap(),
+        "mine"
+    );
+    assert_eq!(
+        run(&t, "i1", "secret", "other_secret").await.unwrap(),
+        "<none>"
+    );
+    let err = run(&t, "i1", "secret", "").await.unwrap_err();
+    assert!(
+        matches!(err, CallError::Plugin(PluginError::InvalidInput(_))),
+        "{err:?}"
+    );
 }

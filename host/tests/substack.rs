@@ -14,29 +14,6 @@ use tributary::bindings::PluginError;
 use tributary::bindings::api::{Body, ListMode, ListRequest};
 use tributary::runtime::{CallError, Integration, Limits};
 
-/// An RSS 2.0 feed shaped like Substack's: newest first, HTML in content:encoded.
-pub fn rss(n: usize) -> String {
-    let mut items = String::new();
-    for i in (0..n).rev() {
-        let day = 1 + (i % 28);
-        let hour = i / 28 % 24;
-        let minute = i / (28 * 24) % 60;
-        items.push_str(&format!(
-            r#"<item><title>Post {i}</title><link>https://demo.substack.com/p/post-{i}</link>
-<guid isPermaLink="false">post-{i}</guid><dc:creator>Author {a}</dc:creator>
-<pubDate>{dow}, {day:02} Jan 2024 {hour:02}:{minute:02}:00 GMT</pubDate>
-<description>Summary {i}</description>
-<content:encoded><![CDATA[<h2>Heading {i}</h2><p>Body of <b>post {i}</b> &amp; more.</p><script>evil()</script>]]></content:encoded></item>
-"#,
-            a = i % 3,
-            dow = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"][(day + 6) % 7],
-        ));
-    }
-    format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>Demo Letter</title><link>https://demo.substack.com</link><description>d</description>{items}</channel></rss>"#
-    )
-}
-
 const ATOM: &str = r#"<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Atom Blog</title><id>urn:blog</id><updated>2024-03-01T00:00:00Z</updated>
 <entry><title>Atom entry</title><id>urn:e1</id><link href="https://blog.example.org/e1"/><updated>2024-03-01T00:00:00Z</updated><author><name>Ada</name></author><content type="html">&lt;p&gt;Hello &lt;i&gt;atom&lt;/i&gt;&lt;/p&gt;</content></entry></feed>"#;
 
@@ -44,8 +21,14 @@ const ATOM: &str = r#"<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://
 async fn feed_server(n: usize, flaky: Arc<AtomicU16>) -> std::net::SocketAddr {
     let body = rss(n);
     let router = Router::new()
-        .route("/feed", get(move || async move { ([(header::CONTENT_TYPE, "application/rss+xml")], body) }))
-        .route("/atom", get(|| async { ([(header::CONTENT_TYPE, "application/atom+xml")], ATOM) }))
+        .route(
+            "/feed",
+            get(move || async move { ([(header::CONTENT_TYPE, "application/rss+xml")], body) }),
+        )
+        .route(
+            "/atom",
+            get(|| async { ([(header::CONTENT_TYPE, "application/atom+xml")], ATOM) }),
+        )
         .route("/html", get(|| async { "<html>not a feed</html>" }))
         .route(
             "/flaky",
@@ -65,7 +48,11 @@ fn feed(url: String) -> Option<Integration> {
 async fn works_when_syncing_a_feed_page_by_page() {
     let t = host(None, &["substack"], Limits::default(), true).await;
     let addr = feed_server(250, Arc::default()).await;
-    let mut s = t.runtime.session("substack", feed(format!("http://{addr}/feed"))).await.unwrap();
+    let mut s = t
+        .runtime
+        .session("substack", feed(format!("http://{addr}/feed")))
+        .await
+        .unwrap();
 
     let account = s.check().await.unwrap();
     assert_eq!(account.name, "Demo Letter");
@@ -90,28 +77,59 @@ async fn works_when_syncing_a_feed_page_by_page() {
     assert_eq!(c.title, "Post 7");
     assert_eq!(c.url.as_deref(), Some("https://demo.substack.com/p/post-7"));
     assert_eq!(c.author.as_ref().unwrap().name, "Author 1");
-    let Body::Text(text) = &c.body else { panic!("text body expected") };
-    assert!(text.contains("Heading 7") && text.contains("post 7") && text.contains("& more"), "{text}");
-    assert!(!text.contains("<b>") && !text.contains("evil()"), "HTML must be gone: {text}");
-    assert_eq!(c.created_at, Some(1_704_672_000_000), "2024-01-08T00:00:00Z");
+    let Body::Text(text) = &c.body else {
+        panic!("text body expected")
+    };
+    assert!(
+        text.contains("Heading 7") && text.contains("post 7") && text.contains("& more"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("<b>") && !text.contains("evil()"),
+        "HTML must be gone: {text}"
+    );
+    assert_eq!(
+        c.created_at,
+        Some(1_704_672_000_000),
+        "2024-01-08T00:00:00Z"
+    );
     let fetched = s.fetch("post-7").await.unwrap();
     assert_eq!(fetched.content_hash, c.content_hash);
     let missing = s.fetch("post-9999").await.unwrap_err();
-    assert!(matches!(missing, CallError::Plugin(PluginError::NotFound(_))), "{missing:?}");
+    assert!(
+        matches!(missing, CallError::Plugin(PluginError::NotFound(_))),
+        "{missing:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn works_when_listing_incrementally_by_date() {
     let t = host(None, &["substack"], Limits::default(), true).await;
     let addr = feed_server(60, Arc::default()).await;
-    let mut s = t.runtime.session("substack", feed(format!("http://{addr}/feed"))).await.unwrap();
+    let mut s = t
+        .runtime
+        .session("substack", feed(format!("http://{addr}/feed")))
+        .await
+        .unwrap();
     let everything = s.list(&full(1000)).await.unwrap().resources;
     let mut times: Vec<i64> = everything.iter().map(|r| r.modified_at.unwrap()).collect();
     times.sort();
     let cut = times[49];
-    let req = ListRequest { mode: ListMode::Incremental, modified_after: Some(cut), cursor: None, sync_token: None, page_size: 1000 };
+    let req = ListRequest {
+        mode: ListMode::Incremental,
+        modified_after: Some(cut),
+        cursor: None,
+        sync_token: None,
+        page_size: 1000,
+    };
     let newer = s.list(&req).await.unwrap().resources;
-    assert_eq!(newer.len(), everything.iter().filter(|r| r.modified_at.unwrap() > cut).count());
+    assert_eq!(
+        newer.len(),
+        everything
+            .iter()
+            .filter(|r| r.modified_at.unwrap() > cut)
+            .count()
+    );
     assert!(!newer.is_empty() && newer.len() < 60);
     assert!(newer.iter().all(|r| r.modified_at.unwrap() > cut));
 }
@@ -120,13 +138,20 @@ async fn works_when_listing_incrementally_by_date() {
 async fn works_when_the_feed_is_atom() {
     let t = host(None, &["substack"], Limits::default(), true).await;
     let addr = feed_server(0, Arc::default()).await;
-    let mut s = t.runtime.session("substack", feed(format!("http://{addr}/atom"))).await.unwrap();
+    let mut s = t
+        .runtime
+        .session("substack", feed(format!("http://{addr}/atom")))
+        .await
+        .unwrap();
     let page = s.list(&full(10)).await.unwrap();
     assert_eq!(page.resources.len(), 1);
     let c = page.resources[0].content.as_ref().unwrap();
     assert_eq!((c.id.as_str(), c.title.as_str()), ("urn:e1", "Atom entry"));
     let Body::Text(text) = &c.body else { panic!() };
-    assert!(text.contains("Hello") && text.contains("atom") && !text.contains("<p>"), "{text}");
+    assert!(
+        text.contains("Hello") && text.contains("atom") && !text.contains("<p>"),
+        "{text}"
+    );
     assert_eq!(c.updated_at, Some(1_709_251_200_000));
 }
 
@@ -135,23 +160,50 @@ async fn errors_when_the_feed_fails_in_typed_ways() {
     let t = host(None, &["substack"], Limits::default(), true).await;
     let status = Arc::new(AtomicU16::new(503));
     let addr = feed_server(0, status.clone()).await;
-    let mut s = t.runtime.session("substack", feed(format!("http://{addr}/flaky"))).await.unwrap();
+    let mut s = t
+        .runtime
+        .session("substack", feed(format!("http://{addr}/flaky")))
+        .await
+        .unwrap();
     let err = s.list(&full(10)).await.unwrap_err();
-    assert!(matches!(err, CallError::Plugin(PluginError::Transient(_))), "{err:?}");
+    assert!(
+        matches!(err, CallError::Plugin(PluginError::Transient(_))),
+        "{err:?}"
+    );
     status.store(429, Ordering::SeqCst);
     let err = s.list(&full(10)).await.unwrap_err();
-    assert!(matches!(&err, CallError::Plugin(PluginError::RateLimited(r)) if r.retry_after_ms == Some(7000)), "{err:?}");
+    assert!(
+        matches!(&err, CallError::Plugin(PluginError::RateLimited(r)) if r.retry_after_ms == Some(7000)),
+        "{err:?}"
+    );
     status.store(404, Ordering::SeqCst);
     let err = s.list(&full(10)).await.unwrap_err();
-    assert!(matches!(err, CallError::Plugin(PluginError::NotFound(_))), "{err:?}");
+    assert!(
+        matches!(err, CallError::Plugin(PluginError::NotFound(_))),
+        "{err:?}"
+    );
 
-    let mut s = t.runtime.session("substack", feed(format!("http://{addr}/html"))).await.unwrap();
+    let mut s = t
+        .runtime
+        .session("substack", feed(format!("http://{addr}/html")))
+        .await
+        .unwrap();
     let err = s.list(&full(10)).await.unwrap_err();
-    assert!(matches!(err, CallError::Plugin(PluginError::InvalidInput(_))), "{err:?}");
+    assert!(
+        matches!(err, CallError::Plugin(PluginError::InvalidInput(_))),
+        "{err:?}"
+    );
 
-    let mut s = t.runtime.session("substack", Some(Integration::new("x", vec![]))).await.unwrap();
+    let mut s = t
+        .runtime
+        .session("substack", Some(Integration::new("x", vec![])))
+        .await
+        .unwrap();
     let err = s.list(&full(10)).await.unwrap_err();
-    assert!(matches!(err, CallError::Plugin(PluginError::InvalidConfig(_))), "{err:?}");
+    assert!(
+        matches!(err, CallError::Plugin(PluginError::InvalidConfig(_))),
+        "{err:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -159,9 +211,19 @@ async fn errors_when_a_user_points_the_feed_at_a_private_address() {
     // Default egress: loopback and private networks are off limits, by literal or by name.
     let t = host(None, &["substack"], Limits::default(), false).await;
     let addr = feed_server(3, Arc::default()).await;
-    for url in [format!("http://{addr}/feed"), format!("http://localhost:{}/feed", addr.port())] {
-        let mut s = t.runtime.session("substack", feed(url.clone())).await.unwrap();
+    for url in [
+        format!("http://{addr}/feed"),
+        format!("http://localhost:{}/feed", addr.port()),
+    ] {
+        let mut s = t
+            .runtime
+            .session("substack", feed(url.clone()))
+            .await
+            .unwrap();
         let err = s.list(&full(10)).await.unwrap_err();
-        assert!(matches!(&err, CallError::Plugin(PluginError::Forbidden(m)) if m.contains("private")), "{url}: {err:?}");
+        assert!(
+            matches!(&err, CallError::Plugin(PluginError::Forbidden(m)) if m.contains("private")),
+            "{url}: {err:?}"
+        );
     }
 }

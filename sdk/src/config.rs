@@ -21,7 +21,10 @@ impl Config {
     /// assert_eq!(Config::default().get("x"), None);
     /// ```
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, v)| k == key && !v.is_empty()).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, v)| k == key && !v.is_empty())
+            .map(|(_, v)| v.as_str())
     }
 
     /// The value of `key`, or an `invalid-config` error naming it.
@@ -32,7 +35,8 @@ impl Config {
     /// assert!(err.to_string().contains("token"));
     /// ```
     pub fn require(&self, key: &str) -> Result<&str, Error> {
-        self.get(key).ok_or_else(|| Error::invalid_config(format!("missing config `{key}`")))
+        self.get(key)
+            .ok_or_else(|| Error::invalid_config(format!("missing config `{key}`")))
     }
 
     /// The value of `key` parsed as a number, or `default` when absent.
@@ -46,10 +50,9 @@ impl Config {
     pub fn number(&self, key: &str, default: i64) -> Result<i64, Error> {
         match self.get(key) {
             None => Ok(default),
-            Some(v) => v
-                .trim()
-                .parse()
-                .map_err(|_| Error::invalid_config(format!("config `{key}` must be a number, got {v:?}"))),
+            Some(v) => v.trim().parse().map_err(|_| {
+                Error::invalid_config(format!("config `{key}` must be a number, got {v:?}"))
+            }),
         }
     }
 }

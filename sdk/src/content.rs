@@ -94,7 +94,11 @@ impl Content {
     /// assert_eq!(c.author.unwrap().name, "Ada");
     /// ```
     pub fn with_author(mut self, name: impl Into<String>, email: Option<String>) -> Self {
-        self.author = Some(Author { id: None, name: name.into(), email });
+        self.author = Some(Author {
+            id: None,
+            name: name.into(),
+            email,
+        });
         self
     }
 
@@ -162,7 +166,12 @@ impl Page {
     /// assert!(Page::last(vec![]).next_cursor.is_none());
     /// ```
     pub fn last(resources: Vec<Resource>) -> Self {
-        Page { resources, deleted: Vec::new(), next_cursor: None, sync_token: None }
+        Page {
+            resources,
+            deleted: Vec::new(),
+            next_cursor: None,
+            sync_token: None,
+        }
     }
 
     /// A page followed by more.
@@ -172,7 +181,12 @@ impl Page {
     /// assert_eq!(Page::more(vec![], "c2").next_cursor.as_deref(), Some("c2"));
     /// ```
     pub fn more(resources: Vec<Resource>, cursor: impl Into<String>) -> Self {
-        Page { resources, deleted: Vec::new(), next_cursor: Some(cursor.into()), sync_token: None }
+        Page {
+            resources,
+            deleted: Vec::new(),
+            next_cursor: Some(cursor.into()),
+            sync_token: None,
+        }
     }
 }
 
@@ -184,7 +198,13 @@ impl WebhookOutcome {
     /// assert!(!WebhookOutcome::rejected().verified);
     /// ```
     pub fn rejected() -> Self {
-        WebhookOutcome { verified: false, account_id: None, changes: Vec::new(), sync_requested: false, response: None }
+        WebhookOutcome {
+            verified: false,
+            account_id: None,
+            changes: Vec::new(),
+            sync_requested: false,
+            response: None,
+        }
     }
 
     /// A verified call announcing `changes`.
@@ -195,6 +215,12 @@ impl WebhookOutcome {
     /// assert!(o.verified);
     /// ```
     pub fn changes(changes: Vec<Change>) -> Self {
-        WebhookOutcome { verified: true, account_id: None, changes, sync_requested: false, response: None }
+        WebhookOutcome {
+            verified: true,
+            account_id: None,
+            changes,
+            sync_requested: false,
+            response: None,
+        }
     }
 }

@@ -87,7 +87,10 @@ impl Error {
     /// assert!(matches!(Error::rate_limited(Some(500), "429"), Error::RateLimited(_)));
     /// ```
     pub fn rate_limited(retry_after_ms: Option<u64>, msg: impl Into<String>) -> Self {
-        Error::RateLimited(RateLimit { retry_after_ms, message: msg.into() })
+        Error::RateLimited(RateLimit {
+            retry_after_ms,
+            message: msg.into(),
+        })
     }
 }
 

@@ -147,7 +147,11 @@ impl Response {
     /// # Ok::<(), tributary_sdk::Error>(())
     /// ```
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.0.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.0
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// The body bytes.
@@ -203,7 +207,9 @@ impl Response {
             403 => Err(Error::Forbidden(detail())),
             404 | 410 => Err(Error::not_found(detail())),
             429 => {
-                let wait = self.header("Retry-After").and_then(|v| crate::time::retry_after_millis(v, 0));
+                let wait = self
+                    .header("Retry-After")
+                    .and_then(|v| crate::time::retry_after_millis(v, 0));
                 Err(Error::rate_limited(wait, detail()))
             }
             500..=599 => Err(Error::transient(detail())),

@@ -60,8 +60,10 @@ pub mod time;
 pub mod tokens;
 
 pub use config::Config;
-pub use content::{Account, Author, Body, Change, Content, ListMode, ListRequest, Page, Resource,
-    Subscription, WebhookOutcome, WebhookRequest, WebhookResponse};
+pub use content::{
+    Account, Author, Body, Change, Content, ListMode, ListRequest, Page, Resource, Subscription,
+    WebhookOutcome, WebhookRequest, WebhookResponse,
+};
 pub use error::{Error, RateLimit};
 pub use manifest::{
     Auth, Capabilities, Category, ConfigField, FieldKind, Injection, Manifest, ManifestBuilder,

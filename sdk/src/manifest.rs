@@ -3,8 +3,8 @@
 use crate::__bindings::exports::tributary::provider::provider as p;
 
 pub use p::{
-    Auth, Capabilities, Category, ConfigField, FieldKind, Injection, Oauth2, Permission, ProviderManifest as Manifest,
-    RateLimits, WebhookRouting,
+    Auth, Capabilities, Category, ConfigField, FieldKind, Injection, Oauth2, Permission,
+    ProviderManifest as Manifest, RateLimits, WebhookRouting,
 };
 
 /// Builds a [`Manifest`]: no auth, pull only, 60 requests/minute, concurrency 2.
@@ -39,8 +39,17 @@ impl ManifestBuilder {
             version: "0.1.0".into(),
             auth: Auth::None,
             injection: Injection::Bearer,
-            capabilities: Capabilities { pull: true, incremental: false, webhooks: false, subscribe: false },
-            rate_limits: RateLimits { requests_per_minute: 60, requests_per_day: None, concurrency: 2 },
+            capabilities: Capabilities {
+                pull: true,
+                incremental: false,
+                webhooks: false,
+                subscribe: false,
+            },
+            rate_limits: RateLimits {
+                requests_per_minute: 60,
+                requests_per_day: None,
+                concurrency: 2,
+            },
             allowed_hosts: Vec::new(),
             config: Vec::new(),
             webhook: WebhookRouting::None,
@@ -126,7 +135,11 @@ impl ManifestBuilder {
     /// assert_eq!(m.rate_limits.concurrency, 4);
     /// ```
     pub fn rate_limits(mut self, per_minute: u32, per_day: Option<u32>, concurrency: u32) -> Self {
-        self.0.rate_limits = RateLimits { requests_per_minute: per_minute, requests_per_day: per_day, concurrency };
+        self.0.rate_limits = RateLimits {
+            requests_per_minute: per_minute,
+            requests_per_day: per_day,
+            concurrency,
+        };
         self
     }
 

@@ -43,7 +43,9 @@ impl OffsetCursor {
     /// assert_eq!(OffsetCursor { offset: 2 }.advance(3).offset, 5);
     /// ```
     pub fn advance(self, n: usize) -> Self {
-        OffsetCursor { offset: self.offset + n }
+        OffsetCursor {
+            offset: self.offset + n,
+        }
     }
 
     /// Take the page `[offset, offset + page_size)` of `items` and the cursor after it
@@ -59,7 +61,7 @@ impl OffsetCursor {
     pub fn slice<T>(self, items: &[T], page_size: usize) -> (&[T], Option<OffsetCursor>) {
         let start = self.offset.min(items.len());
         let end = start.saturating_add(page_size.max(1)).min(items.len());
-        let next = (end < items.len()).then(|| OffsetCursor { offset: end });
+        let next = (end < items.len()).then_some(OffsetCursor { offset: end });
         (&items[start..end], next)
     }
 }
@@ -85,6 +87,11 @@ pub fn next_link(link_header: &str) -> Option<String> {
             let p = p.trim();
             p == "rel=\"next\"" || p == "rel=next"
         });
-        is_next.then(|| url.trim().trim_start_matches('<').trim_end_matches('>').to_string())
+        is_next.then(|| {
+            url.trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_string()
+        })
     })
 }

@@ -1,6 +1,8 @@
 //! The [`Provider`] trait and the [`export!`](crate::export) macro that exposes it to the host.
-use crate::{Account, Config, Content, Error, ListRequest, Manifest, Page, Subscription,
-    WebhookOutcome, WebhookRequest};
+use crate::{
+    Account, Config, Content, Error, ListRequest, Manifest, Page, Subscription, WebhookOutcome,
+    WebhookRequest,
+};
 
 /// A provider integration. Only [`manifest`](Provider::manifest), [`list`](Provider::list)
 /// and [`fetch`](Provider::fetch) are required; the rest default to "not supported".
@@ -25,7 +27,11 @@ pub trait Provider {
     /// account, right for providers that need no authentication.
     fn check(config: &Config) -> Result<Account, Error> {
         let _ = config;
-        Ok(Account { id: "anonymous".into(), name: "anonymous".into(), email: None })
+        Ok(Account {
+            id: "anonymous".into(),
+            name: "anonymous".into(),
+            email: None,
+        })
     }
 
     /// One page of resources.
@@ -37,7 +43,9 @@ pub trait Provider {
     /// Verify and interpret a webhook call.
     fn webhook(config: &Config, req: WebhookRequest) -> Result<WebhookOutcome, Error> {
         let _ = (config, req);
-        Err(Error::invalid_input("this provider does not accept webhooks"))
+        Err(Error::invalid_input(
+            "this provider does not accept webhooks",
+        ))
     }
 
     /// Register a webhook that calls `callback_url`.

@@ -20,5 +20,6 @@ pub fn get(name: &str) -> Result<Option<String>, Error> {
 /// # Ok::<(), tributary_sdk::Error>(())
 /// ```
 pub fn require(name: &str) -> Result<String, Error> {
-    get(name)?.ok_or_else(|| Error::invalid_config(format!("the admin has not set the secret `{name}`")))
+    get(name)?
+        .ok_or_else(|| Error::invalid_config(format!("the admin has not set the secret `{name}`")))
 }

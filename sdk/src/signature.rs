@@ -26,7 +26,12 @@ pub fn hmac_sha256(secret: &[u8], message: &[u8]) -> Vec<u8> {
 /// assert!(!verify_hmac_sha256_hex(b"s3cret", b"body!", &sig, "sha256="));
 /// assert!(!verify_hmac_sha256_hex(b"s3cret", b"body", "sha256=zz", "sha256="));
 /// ```
-pub fn verify_hmac_sha256_hex(secret: &[u8], message: &[u8], signature: &str, prefix: &str) -> bool {
+pub fn verify_hmac_sha256_hex(
+    secret: &[u8],
+    message: &[u8],
+    signature: &str,
+    prefix: &str,
+) -> bool {
     let Some(hex_sig) = signature.trim().strip_prefix(prefix) else {
         return false;
     };
@@ -46,7 +51,14 @@ pub fn verify_hmac_sha256_hex(secret: &[u8], message: &[u8], signature: &str, pr
 /// assert!(verify_slack(b"k", "1000", b"{}", &sig, 1010, 300));
 /// assert!(!verify_slack(b"k", "1000", b"{}", &sig, 5000, 300));
 /// ```
-pub fn verify_slack(secret: &[u8], timestamp: &str, body: &[u8], signature: &str, now_secs: i64, max_skew_secs: i64) -> bool {
+pub fn verify_slack(
+    secret: &[u8],
+    timestamp: &str,
+    body: &[u8],
+    signature: &str,
+    now_secs: i64,
+    max_skew_secs: i64,
+) -> bool {
     let Ok(ts) = timestamp.parse::<i64>() else {
         return false;
     };

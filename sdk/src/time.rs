@@ -14,7 +14,9 @@ use time::format_description::well_known::{Rfc2822, Rfc3339};
 /// ```
 pub fn parse_millis(s: &str) -> Option<i64> {
     let s = s.trim();
-    let dt = OffsetDateTime::parse(s, &Rfc3339).or_else(|_| OffsetDateTime::parse(s, &Rfc2822)).ok()?;
+    let dt = OffsetDateTime::parse(s, &Rfc3339)
+        .or_else(|_| OffsetDateTime::parse(s, &Rfc2822))
+        .ok()?;
     Some((dt.unix_timestamp_nanos() / 1_000_000) as i64)
 }
 
@@ -25,7 +27,10 @@ pub fn parse_millis(s: &str) -> Option<i64> {
 /// assert_eq!(format_rfc3339(0).as_deref(), Some("1970-01-01T00:00:00Z"));
 /// ```
 pub fn format_rfc3339(millis: i64) -> Option<String> {
-    OffsetDateTime::from_unix_timestamp_nanos(millis as i128 * 1_000_000).ok()?.format(&Rfc3339).ok()
+    OffsetDateTime::from_unix_timestamp_nanos(millis as i128 * 1_000_000)
+        .ok()?
+        .format(&Rfc3339)
+        .ok()
 }
 
 /// Parse an HTTP `Retry-After` value (seconds or an HTTP date) into milliseconds to wait,
@@ -34,7 +39,7 @@ pub fn format_rfc3339(millis: i64) -> Option<String> {
 /// ```
 /// use tributary_sdk::time::retry_after_millis;
 /// assert_eq!(retry_after_millis("3", 0), Some(3000));
-/// assert_eq!(retry_after_millis("Thu, 01 Jan 1970 00:00:10 +0000", 4000), Some(6000));
+/// assert_eq!(retry_after_millis("Thu, 01 Jan 1970 00:00:10 GMT", 4000), Some(6000));
 /// ```
 pub fn retry_after_millis(value: &str, now_millis: i64) -> Option<u64> {
     let v = value.trim();

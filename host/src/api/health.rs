@@ -10,7 +10,11 @@ use super::AppState;
 /// Report health; 503 when the database is unreachable.
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let db_ok = state.runtime.services().db.ping().await;
-    let status = if db_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if db_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let body = json!({
         "status": if db_ok { "ok" } else { "degraded" },
         "database": if db_ok { "ok" } else { "unreachable" },

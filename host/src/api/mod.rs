@@ -33,7 +33,11 @@ pub struct AppState {
     pub admin_token: Arc<String>,
 }
 
-async fn require_admin(State(state): State<AppState>, req: Request, next: Next) -> Result<Response, ApiError> {
+async fn require_admin(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
     let given = req
         .headers()
         .get(AUTHORIZATION)
@@ -49,9 +53,17 @@ async fn require_admin(State(state): State<AppState>, req: Request, next: Next) 
 /// The application router.
 pub fn app(state: AppState) -> Router {
     let admin = Router::new()
-        .route("/plugins", get(plugins::list).post(plugins::install).layer(DefaultBodyLimit::max(MAX_PLUGIN_UPLOAD)))
+        .route(
+            "/plugins",
+            get(plugins::list)
+                .post(plugins::install)
+                .layer(DefaultBodyLimit::max(MAX_PLUGIN_UPLOAD)),
+        )
         .route("/plugins/{id}", get(plugins::show).delete(plugins::remove))
-        .route("/providers/{id}/settings", put(plugins::put_settings).get(plugins::get_settings))
+        .route(
+            "/providers/{id}/settings",
+            put(plugins::put_settings).get(plugins::get_settings),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
     Router::new()
         .route("/health", get(health::health))

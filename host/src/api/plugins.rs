@@ -123,27 +123,46 @@ impl PluginView {
 
 /// `GET /api/admin/plugins`: loaded plugins and the state of every file.
 pub async fn list(State(state): State<AppState>) -> Json<Value> {
-    let plugins: Vec<PluginView> = state.runtime.plugins().iter().map(|p| PluginView::new(p)).collect();
+    let plugins: Vec<PluginView> = state
+        .runtime
+        .plugins()
+        .iter()
+        .map(|p| PluginView::new(p))
+        .collect();
     Json(json!({ "plugins": plugins, "files": state.runtime.files() }))
 }
 
 /// `GET /api/admin/plugins/{id}`.
-pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<PluginView>, ApiError> {
-    let p = state.runtime.get(&id).ok_or_else(|| ApiError::NotFound(format!("no plugin `{id}`")))?;
+pub async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<PluginView>, ApiError> {
+    let p = state
+        .runtime
+        .get(&id)
+        .ok_or_else(|| ApiError::NotFound(format!("no plugin `{id}`")))?;
     Ok(Json(PluginView::new(&p)))
 }
 
 /// `POST /api/admin/plugins` with the `.wasm` bytes as the body.
-pub async fn install(State(state): State<AppState>, body: Bytes) -> Result<(StatusCode, Json<PluginView>), ApiError> {
+pub async fn install(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<PluginView>), ApiError> {
     if body.is_empty() {
-        return Err(ApiError::BadRequest("send the plugin's .wasm bytes as the request body".into()));
+        return Err(ApiError::BadRequest(
+            "send the plugin's .wasm bytes as the request body".into(),
+        ));
     }
     let p = state.runtime.install(body.to_vec()).await?;
     Ok((StatusCode::CREATED, Json(PluginView::new(&p))))
 }
 
 /// `DELETE /api/admin/plugins/{id}`: the provider becomes unavailable; data is kept.
-pub async fn remove(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn remove(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     if state.runtime.remove(&id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -152,7 +171,10 @@ pub async fn remove(State(state): State<AppState>, Path(id): Path<String>) -> Re
 }
 
 /// `GET /api/admin/providers/{id}/settings`.
-pub async fn get_settings(State(state): State<AppState>, Path(id): Path<String>) -> Json<ProviderSettings> {
+pub async fn get_settings(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Json<ProviderSettings> {
     Json(state.runtime.services().settings(&id))
 }
 
@@ -163,15 +185,20 @@ pub async fn put_settings(
     body: Bytes,
 ) -> Result<Json<ProviderSettings>, ApiError> {
     crate::runtime::validate::provider_id(&id).map_err(ApiError::BadRequest)?;
-    let settings: ProviderSettings =
-        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("invalid settings: {e}")))?;
+    let settings: ProviderSettings = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("invalid settings: {e}")))?;
     for (from, to) in &settings.base_urls {
         for u in [from, to] {
-            let parsed = url::Url::parse(u).map_err(|e| ApiError::BadRequest(format!("base URL {u:?}: {e}")))?;
+            let parsed = url::Url::parse(u)
+                .map_err(|e| ApiError::BadRequest(format!("base URL {u:?}: {e}")))?;
             if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
-                return Err(ApiError::BadRequest(format!("base URL {u:?} must be http(s) with a host")));
+                return Err(ApiError::BadRequest(format!(
+                    "base URL {u:?} must be http(s) with a host"
+                )));
             }
         }
     }
-    Ok(Json(state.runtime.services().set_settings(&id, settings).await?))
+    Ok(Json(
+        state.runtime.services().set_settings(&id, settings).await?,
+    ))
 }

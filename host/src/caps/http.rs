@@ -8,8 +8,8 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use url::Url;
 
 use crate::bindings::PluginError;
-use crate::bindings::tributary::provider::http::{Host, Method, Request, Response};
 use crate::bindings::api::Injection;
+use crate::bindings::tributary::provider::http::{Host, Method, Request, Response};
 use crate::credentials::Kind;
 use crate::egress;
 use crate::runtime::{CallContext, PluginState};
@@ -22,13 +22,22 @@ impl Host for PluginState {
 }
 
 /// Headers a plugin may not set: the host owns routing and framing.
-const FORBIDDEN_HEADERS: &[&str] = &["host", "content-length", "transfer-encoding", "connection", "proxy-authorization"];
+const FORBIDDEN_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "proxy-authorization",
+];
 
 impl CallContext {
     /// Resolve overrides and check the allow-list for one hop.
     fn admit(&self, url: &Url) -> Result<(Url, bool), PluginError> {
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(PluginError::Forbidden(format!("scheme `{}` is not allowed", url.scheme())));
+            return Err(PluginError::Forbidden(format!(
+                "scheme `{}` is not allowed",
+                url.scheme()
+            )));
         }
         let settings = self.services.settings(self.provider_id());
         if let Some(rewritten) = egress::apply_override(url, &settings.base_urls) {
@@ -48,36 +57,55 @@ impl CallContext {
                 _ => None,
             };
             if literal.is_some_and(egress::is_private) {
-                return Err(PluginError::Forbidden(format!("private address `{host}` is not allowed")));
+                return Err(PluginError::Forbidden(format!(
+                    "private address `{host}` is not allowed"
+                )));
             }
         }
         Ok((url.clone(), false))
     }
 
-    async fn credential_headers(&self, url: &mut Url, headers: &mut HeaderMap) -> Result<(), PluginError> {
+    async fn credential_headers(
+        &self,
+        url: &mut Url,
+        headers: &mut HeaderMap,
+    ) -> Result<(), PluginError> {
         let id = self.integration_id()?;
         let cred = self
             .services
             .credentials
             .current(id)
             .await?
-            .ok_or_else(|| PluginError::Unauthorized("the integration has no credentials".into()))?;
-        let bad = |_| PluginError::InvalidConfig("the credential is not a valid header value".into());
+            .ok_or_else(|| {
+                PluginError::Unauthorized("the integration has no credentials".into())
+            })?;
+        let bad =
+            |_| PluginError::InvalidConfig("the credential is not a valid header value".into());
         match (&self.manifest.injection, cred.kind) {
             (_, Kind::Basic) | (Injection::Basic, _) => {
                 use base64::Engine as _;
                 let user = cred.username.clone().unwrap_or_default();
                 let pair = format!("{user}:{}", cred.secret);
-                let value = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair));
-                headers.insert(reqwest::header::AUTHORIZATION, HeaderValue::from_str(&value).map_err(bad)?);
+                let value = format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(pair)
+                );
+                headers.insert(
+                    reqwest::header::AUTHORIZATION,
+                    HeaderValue::from_str(&value).map_err(bad)?,
+                );
             }
             (Injection::Bearer, _) => {
                 let value = format!("Bearer {}", cred.secret);
-                headers.insert(reqwest::header::AUTHORIZATION, HeaderValue::from_str(&value).map_err(bad)?);
+                headers.insert(
+                    reqwest::header::AUTHORIZATION,
+                    HeaderValue::from_str(&value).map_err(bad)?,
+                );
             }
             (Injection::Header(name), _) => {
-                let name = HeaderName::from_bytes(name.as_bytes())
-                    .map_err(|_| PluginError::InvalidConfig(format!("bad injection header `{name}`")))?;
+                let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                    PluginError::InvalidConfig(format!("bad injection header `{name}`"))
+                })?;
                 headers.insert(name, HeaderValue::from_str(&cred.secret).map_err(bad)?);
             }
             (Injection::Query(param), _) => {
@@ -88,14 +116,17 @@ impl CallContext {
     }
 
     pub(crate) async fn send_checked(&self, req: Request) -> Result<Response, PluginError> {
-        let mut url = Url::parse(&req.url).map_err(|e| PluginError::InvalidInput(format!("bad URL {:?}: {e}", req.url)))?;
+        let mut url = Url::parse(&req.url)
+            .map_err(|e| PluginError::InvalidInput(format!("bad URL {:?}: {e}", req.url)))?;
         let mut headers = HeaderMap::new();
         for (k, v) in &req.headers {
-            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| PluginError::InvalidInput(format!("bad header name {k:?}")))?;
+            let name = HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| PluginError::InvalidInput(format!("bad header name {k:?}")))?;
             if FORBIDDEN_HEADERS.contains(&name.as_str()) {
                 continue;
             }
-            let value = HeaderValue::from_str(v).map_err(|_| PluginError::InvalidInput(format!("bad value for header {k}")))?;
+            let value = HeaderValue::from_str(v)
+                .map_err(|_| PluginError::InvalidInput(format!("bad value for header {k}")))?;
             headers.append(name, value);
         }
         let limits = &self.services.egress;
@@ -112,21 +143,36 @@ impl CallContext {
             let mut hop_headers = headers.clone();
             // Credentials go only to the origin the plugin asked for, never to a redirect target elsewhere.
             if req.authenticate && egress::origin(&url) == first_origin {
-                self.credential_headers(&mut target, &mut hop_headers).await?;
+                self.credential_headers(&mut target, &mut hop_headers)
+                    .await?;
             }
-            let mut builder = self.services.http.request(method.clone(), target.clone()).headers(hop_headers).timeout(timeout);
+            let mut builder = self
+                .services
+                .http
+                .request(method.clone(), target.clone())
+                .headers(hop_headers)
+                .timeout(timeout);
             if let Some(b) = &body {
                 builder = builder.body(b.clone());
             }
             let resp = builder.send().await.map_err(|e| classify(&e, &url))?;
             let status = resp.status();
-            if status.is_redirection() && let Some(loc) = resp.headers().get(reqwest::header::LOCATION) {
+            if status.is_redirection()
+                && let Some(loc) = resp.headers().get(reqwest::header::LOCATION)
+            {
                 if hop == limits.max_redirects {
-                    return Err(PluginError::Forbidden(format!("more than {} redirects", limits.max_redirects)));
+                    return Err(PluginError::Forbidden(format!(
+                        "more than {} redirects",
+                        limits.max_redirects
+                    )));
                 }
-                let loc = loc.to_str().map_err(|_| PluginError::InvalidInput("bad Location header".into()))?;
+                let loc = loc
+                    .to_str()
+                    .map_err(|_| PluginError::InvalidInput("bad Location header".into()))?;
                 // Relative to what the plugin asked for, so the next hop is checked on its real host.
-                url = url.join(loc).map_err(|e| PluginError::InvalidInput(format!("bad redirect {loc:?}: {e}")))?;
+                url = url
+                    .join(loc)
+                    .map_err(|e| PluginError::InvalidInput(format!("bad redirect {loc:?}: {e}")))?;
                 if matches!(status.as_u16(), 301..=303) && method != reqwest::Method::HEAD {
                     method = reqwest::Method::GET;
                     body = None;
@@ -173,21 +219,35 @@ fn classify(e: &reqwest::Error, url: &Url) -> PluginError {
 async fn read_response(resp: reqwest::Response, cap: usize) -> Result<Response, PluginError> {
     let status = resp.status().as_u16();
     if resp.content_length().is_some_and(|n| n as usize > cap) {
-        return Err(PluginError::Forbidden(format!("response larger than the {cap}-byte limit")));
+        return Err(PluginError::Forbidden(format!(
+            "response larger than the {cap}-byte limit"
+        )));
     }
     let headers = resp
         .headers()
         .iter()
-        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_string(), v.to_string())))
+        .filter_map(|(k, v)| {
+            v.to_str()
+                .ok()
+                .map(|v| (k.as_str().to_string(), v.to_string()))
+        })
         .collect();
     let mut body = Vec::new();
     let mut stream = resp.bytes_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| PluginError::Transient("connection closed while reading the body".into()))?;
+        let chunk = chunk.map_err(|_| {
+            PluginError::Transient("connection closed while reading the body".into())
+        })?;
         if body.len() + chunk.len() > cap {
-            return Err(PluginError::Forbidden(format!("response larger than the {cap}-byte limit")));
+            return Err(PluginError::Forbidden(format!(
+                "response larger than the {cap}-byte limit"
+            )));
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(Response { status, headers, body })
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
 }

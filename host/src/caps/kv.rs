@@ -17,7 +17,9 @@ pub const MAX_LIST: i64 = 10_000;
 
 fn check_key(key: &str) -> Result<(), PluginError> {
     if key.is_empty() || key.len() > MAX_KEY_BYTES {
-        return Err(PluginError::InvalidInput(format!("kv keys must be 1..={MAX_KEY_BYTES} bytes")));
+        return Err(PluginError::InvalidInput(format!(
+            "kv keys must be 1..={MAX_KEY_BYTES} bytes"
+        )));
     }
     Ok(())
 }
@@ -38,17 +40,27 @@ impl Host for PluginState {
         .await)
     }
 
-    async fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), PluginError>> {
+    async fn set(
+        &mut self,
+        key: String,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), PluginError>> {
         let call = self.call.clone();
         Ok(async move {
             check_key(&key)?;
             if value.len() > MAX_VALUE_BYTES {
-                return Err(PluginError::Forbidden(format!("kv values are limited to {MAX_VALUE_BYTES} bytes")));
+                return Err(PluginError::Forbidden(format!(
+                    "kv values are limited to {MAX_VALUE_BYTES} bytes"
+                )));
             }
             let id = call.integration_id()?;
             let db = &call.services.db;
-            if db.kv_get(id, &key).await.map_err(storage)?.is_none() && db.kv_count(id).await.map_err(storage)? >= MAX_KEYS {
-                return Err(PluginError::Forbidden(format!("kv is limited to {MAX_KEYS} keys per integration")));
+            if db.kv_get(id, &key).await.map_err(storage)?.is_none()
+                && db.kv_count(id).await.map_err(storage)? >= MAX_KEYS
+            {
+                return Err(PluginError::Forbidden(format!(
+                    "kv is limited to {MAX_KEYS} keys per integration"
+                )));
             }
             db.kv_set(id, &key, &value).await.map_err(storage)
         }
@@ -65,14 +77,21 @@ impl Host for PluginState {
         .await)
     }
 
-    async fn list_keys(&mut self, prefix: String) -> wasmtime::Result<Result<Vec<String>, PluginError>> {
+    async fn list_keys(
+        &mut self,
+        prefix: String,
+    ) -> wasmtime::Result<Result<Vec<String>, PluginError>> {
         let call = self.call.clone();
         Ok(async move {
             if prefix.len() > MAX_KEY_BYTES {
                 return Err(PluginError::InvalidInput("prefix too long".into()));
             }
             let id = call.integration_id()?;
-            call.services.db.kv_list(id, &prefix, MAX_LIST).await.map_err(storage)
+            call.services
+                .db
+                .kv_list(id, &prefix, MAX_LIST)
+                .await
+                .map_err(storage)
         }
         .await)
     }

@@ -18,7 +18,12 @@ impl Host for PluginState {
             message.push('…');
         }
         let plugin = self.call.provider_id();
-        let integration = self.call.integration.as_ref().map(|i| i.id.as_str()).unwrap_or("-");
+        let integration = self
+            .call
+            .integration
+            .as_ref()
+            .map(|i| i.id.as_str())
+            .unwrap_or("-");
         match level {
             Level::Trace => tracing::trace!(target: "plugin", plugin, integration, "{message}"),
             Level::Debug => tracing::debug!(target: "plugin", plugin, integration, "{message}"),

@@ -7,8 +7,13 @@ use crate::runtime::PluginState;
 impl Host for PluginState {
     async fn get(&mut self, name: String) -> wasmtime::Result<Result<Option<String>, PluginError>> {
         if name.is_empty() || name.len() > 128 {
-            return Ok(Err(PluginError::InvalidInput("secret names are 1..=128 bytes".into())));
+            return Ok(Err(PluginError::InvalidInput(
+                "secret names are 1..=128 bytes".into(),
+            )));
         }
-        Ok(Ok(self.call.services.secret(self.call.provider_id(), &name)))
+        Ok(Ok(self
+            .call
+            .services
+            .secret(self.call.provider_id(), &name)))
     }
 }

@@ -27,7 +27,13 @@ impl Host for PluginState {
         let call = self.call.clone();
         Ok(async move {
             let id = call.integration_id()?;
-            Ok(call.services.credentials.current(id).await?.as_ref().map(info))
+            Ok(call
+                .services
+                .credentials
+                .current(id)
+                .await?
+                .as_ref()
+                .map(info))
         }
         .await)
     }
@@ -46,17 +52,28 @@ impl Host for PluginState {
         Ok(async move {
             let id = call.integration_id()?;
             if !call.manifest.permissions.contains(&Permission::RawToken) {
-                return Err(PluginError::Forbidden("the manifest does not request `raw-token`".into()));
+                return Err(PluginError::Forbidden(
+                    "the manifest does not request `raw-token`".into(),
+                ));
             }
-            if !call.services.settings(call.provider_id()).approved_permissions.contains(RAW_TOKEN) {
-                return Err(PluginError::Forbidden("an admin has not approved `raw-token` for this provider".into()));
+            if !call
+                .services
+                .settings(call.provider_id())
+                .approved_permissions
+                .contains(RAW_TOKEN)
+            {
+                return Err(PluginError::Forbidden(
+                    "an admin has not approved `raw-token` for this provider".into(),
+                ));
             }
             call.services
                 .credentials
                 .current(id)
                 .await?
                 .map(|c| c.secret)
-                .ok_or_else(|| PluginError::Unauthorized("the integration has no credentials".into()))
+                .ok_or_else(|| {
+                    PluginError::Unauthorized("the integration has no credentials".into())
+                })
         }
         .await)
     }

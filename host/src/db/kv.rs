@@ -63,7 +63,12 @@ impl Db {
     }
 
     /// Keys of `integration` starting with `prefix`, in byte order, at most `limit`.
-    pub async fn kv_list(&self, integration: &str, prefix: &str, limit: i64) -> anyhow::Result<Vec<String>> {
+    pub async fn kv_list(
+        &self,
+        integration: &str,
+        prefix: &str,
+        limit: i64,
+    ) -> anyhow::Result<Vec<String>> {
         let start = prefix.as_bytes().to_vec();
         let rows = match prefix_end(&start) {
             Some(end) => {

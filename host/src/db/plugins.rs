@@ -50,7 +50,10 @@ impl Db {
 
     /// Forget a plugin file that was removed.
     pub async fn delete_plugin_file(&self, file_name: &str) -> anyhow::Result<()> {
-        sqlx::query("DELETE FROM plugin_files WHERE file_name = $1").bind(file_name).execute(self.pool()).await?;
+        sqlx::query("DELETE FROM plugin_files WHERE file_name = $1")
+            .bind(file_name)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
@@ -76,8 +79,12 @@ impl Db {
     }
 
     /// Every provider's saved admin settings.
-    pub async fn load_provider_settings(&self) -> anyhow::Result<HashMap<String, ProviderSettings>> {
-        let rows = sqlx::query("SELECT provider_id, settings FROM provider_settings").fetch_all(self.pool()).await?;
+    pub async fn load_provider_settings(
+        &self,
+    ) -> anyhow::Result<HashMap<String, ProviderSettings>> {
+        let rows = sqlx::query("SELECT provider_id, settings FROM provider_settings")
+            .fetch_all(self.pool())
+            .await?;
         let mut out = HashMap::new();
         for r in rows {
             let id: String = r.get(0);
@@ -88,7 +95,11 @@ impl Db {
     }
 
     /// Save one provider's admin settings.
-    pub async fn save_provider_settings(&self, provider: &str, settings: &ProviderSettings) -> anyhow::Result<()> {
+    pub async fn save_provider_settings(
+        &self,
+        provider: &str,
+        settings: &ProviderSettings,
+    ) -> anyhow::Result<()> {
         sqlx::query(
             "INSERT INTO provider_settings (provider_id, settings, updated_at) VALUES ($1, $2, $3) \
              ON CONFLICT (provider_id) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at",

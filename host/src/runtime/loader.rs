@@ -22,16 +22,29 @@ fn engine_key(engine: &Engine) -> String {
     format!("{:016x}", h.finish())
 }
 
-/// Compile `bytes` (or load the cached artifact) and check its WIT version.
-pub fn compile(engine: &Engine, cache_dir: &Path, file: &str, bytes: &[u8]) -> Result<(Component, String), LoadError> {
+/// Compile `bytes` (or load the cached artifact) and check its WIT version. Returns the
+/// component, its SHA-256 and whether it came from the cache (no compilation).
+pub fn compile(
+    engine: &Engine,
+    cache_dir: &Path,
+    file: &str,
+    bytes: &[u8],
+) -> Result<(Component, String, bool), LoadError> {
     let sha = sha256_hex(bytes);
     let cached = cache_dir.join(format!("{sha}-{}.cwasm", engine_key(engine)));
-    let invalid = |e: wasmtime::Error| LoadError::Invalid { file: file.to_string(), reason: format!("{e:#}") };
+    let invalid = |e: wasmtime::Error| LoadError::Invalid {
+        file: file.to_string(),
+        reason: format!("{e:#}"),
+    };
 
     // SAFETY: the cache dir belongs to the host (created by it, under the data dir) and
     // its files are only ever written by `Component::serialize` below; a file that fails
     // wasmtime's header and compatibility checks is recompiled.
-    let from_cache = cached.exists().then(|| unsafe { Component::deserialize_file(engine, &cached) }).and_then(Result::ok);
+    let from_cache = cached
+        .exists()
+        .then(|| unsafe { Component::deserialize_file(engine, &cached) })
+        .and_then(Result::ok);
+    let hit = from_cache.is_some();
     let component = match from_cache {
         Some(c) => c,
         None => {
@@ -45,7 +58,7 @@ pub fn compile(engine: &Engine, cache_dir: &Path, file: &str, bytes: &[u8]) -> R
         }
     };
     check_version(engine, &component, file)?;
-    Ok((component, sha))
+    Ok((component, sha, hit))
 }
 
 /// Refuse components that do not export this host's `provider` interface version.
@@ -58,13 +71,27 @@ fn check_version(engine: &Engine, component: &Component, file: &str) -> Result<(
         .map(|(name, _)| name.to_string())
         .filter(|n| n.starts_with(&format!("{WIT_PACKAGE}/")))
         .collect();
-    if names.iter().any(|n| n == &expected) && names.iter().all(|n| n.ends_with(&format!("@{WIT_VERSION}"))) {
+    if names.iter().any(|n| n == &expected)
+        && names
+            .iter()
+            .all(|n| n.ends_with(&format!("@{WIT_VERSION}")))
+    {
         return Ok(());
     }
-    match names.iter().find(|n| !n.ends_with(&format!("@{WIT_VERSION}"))) {
+    match names
+        .iter()
+        .find(|n| !n.ends_with(&format!("@{WIT_VERSION}")))
+    {
         Some(other) => {
-            let version = other.rsplit_once('@').map(|(_, v)| v).unwrap_or("an unversioned release");
-            Err(LoadError::WitVersion { file: file.into(), found: format!("{WIT_PACKAGE}@{version}"), supported: WIT_VERSION })
+            let version = other
+                .rsplit_once('@')
+                .map(|(_, v)| v)
+                .unwrap_or("an unversioned release");
+            Err(LoadError::WitVersion {
+                file: file.into(),
+                found: format!("{WIT_PACKAGE}@{version}"),
+                supported: WIT_VERSION,
+            })
         }
         None => Err(LoadError::Invalid {
             file: file.into(),

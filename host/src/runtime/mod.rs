@@ -37,6 +37,8 @@ pub struct LoadedPlugin {
     pub sha256: String,
     /// File name in the plugins dir.
     pub file_name: String,
+    /// True when the compiled artifact came from the on-disk cache (no compilation).
+    pub from_cache: bool,
     pub(crate) pre: PluginPre<PluginState>,
 }
 
@@ -79,7 +81,10 @@ struct Inner {
 pub struct Runtime(Arc<Inner>);
 
 fn is_plugin_file(path: &Path) -> bool {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
     !name.starts_with('.') && name.ends_with(".wasm")
 }
 
@@ -133,12 +138,24 @@ impl Runtime {
 
     /// The state of every plugin file (loaded or refused, and why).
     pub fn files(&self) -> Vec<PluginFileRow> {
-        self.0.registry.load().files.values().map(|f| f.row.clone()).collect()
+        self.0
+            .registry
+            .load()
+            .files
+            .values()
+            .map(|f| f.row.clone())
+            .collect()
     }
 
     /// Start a session (one store, one instance) of plugin `id` for `integration`.
-    pub async fn session(&self, id: &str, integration: Option<Integration>) -> Result<Session, CallError> {
-        let plugin = self.get(id).ok_or_else(|| CallError::NotInstalled(id.to_string()))?;
+    pub async fn session(
+        &self,
+        id: &str,
+        integration: Option<Integration>,
+    ) -> Result<Session, CallError> {
+        let plugin = self
+            .get(id)
+            .ok_or_else(|| CallError::NotInstalled(id.to_string()))?;
         Session::start(plugin, self.limits(), self.0.services.clone(), integration).await
     }
 
@@ -147,24 +164,47 @@ impl Runtime {
         let engine = self.0.engine.clone();
         let cache_dir = self.0.config.cache_dir.clone();
         let file_owned = file.to_string();
-        let (component, sha256) = tokio::task::spawn_blocking(move || loader::compile(&engine, &cache_dir, &file_owned, &bytes))
-            .await
-            .map_err(|e| LoadError::Invalid { file: file.into(), reason: format!("compiler task failed: {e}") })??;
+        let (component, sha256, from_cache) = tokio::task::spawn_blocking(move || {
+            loader::compile(&engine, &cache_dir, &file_owned, &bytes)
+        })
+        .await
+        .map_err(|e| LoadError::Invalid {
+            file: file.into(),
+            reason: format!("compiler task failed: {e}"),
+        })??;
         let pre = self
             .0
             .linker
             .instantiate_pre(&component)
             .and_then(PluginPre::new)
-            .map_err(|e| LoadError::Link { file: file.into(), reason: format!("{e:#}") })?;
+            .map_err(|e| LoadError::Link {
+                file: file.into(),
+                reason: format!("{e:#}"),
+            })?;
         let placeholder = Arc::new(placeholder_manifest());
-        let probe = Arc::new(LoadedPlugin { manifest: placeholder, sha256: sha256.clone(), file_name: file.into(), pre: pre.clone() });
+        let probe = Arc::new(LoadedPlugin {
+            manifest: placeholder,
+            sha256: sha256.clone(),
+            file_name: file.into(),
+            from_cache,
+            pre: pre.clone(),
+        });
         let manifest = async {
             let mut s = Session::start(probe, self.limits(), self.0.services.clone(), None).await?;
             s.manifest().await
         }
         .await
-        .map_err(|e| LoadError::Manifest { file: file.into(), reason: e.to_string() })?;
-        Ok(LoadedPlugin { manifest: Arc::new(manifest), sha256, file_name: file.into(), pre })
+        .map_err(|e| LoadError::Manifest {
+            file: file.into(),
+            reason: e.to_string(),
+        })?;
+        Ok(LoadedPlugin {
+            manifest: Arc::new(manifest),
+            sha256,
+            file_name: file.into(),
+            from_cache,
+            pre,
+        })
     }
 }
 
@@ -181,8 +221,17 @@ fn placeholder_manifest() -> Manifest {
         version: "0".into(),
         auth: Auth::None,
         injection: Injection::Bearer,
-        capabilities: Capabilities { pull: false, incremental: false, webhooks: false, subscribe: false },
-        rate_limits: RateLimits { requests_per_minute: 1, requests_per_day: None, concurrency: 1 },
+        capabilities: Capabilities {
+            pull: false,
+            incremental: false,
+            webhooks: false,
+            subscribe: false,
+        },
+        rate_limits: RateLimits {
+            requests_per_minute: 1,
+            requests_per_day: None,
+            concurrency: 1,
+        },
         allowed_hosts: Vec::new(),
         config: Vec::new(),
         webhook: WebhookRouting::None,

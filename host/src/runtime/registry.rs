@@ -19,7 +19,12 @@ pub struct ScanReport {
     pub removed: Vec<String>,
 }
 
-fn row(file: &str, sha: &str, plugin: Option<&LoadedPlugin>, error: Option<String>) -> PluginFileRow {
+fn row(
+    file: &str,
+    sha: &str,
+    plugin: Option<&LoadedPlugin>,
+    error: Option<String>,
+) -> PluginFileRow {
     PluginFileRow {
         file_name: file.into(),
         sha256: sha.into(),
@@ -45,7 +50,11 @@ impl Runtime {
         }
         on_disk.sort();
         for path in &on_disk {
-            let file = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+            let file = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_string();
             let bytes = match std::fs::read(path) {
                 Ok(b) => b,
                 Err(e) => {
@@ -54,7 +63,14 @@ impl Runtime {
                 }
             };
             let sha = super::sha256_hex(&bytes);
-            if self.0.registry.load().files.get(&file).is_some_and(|f| f.row.sha256 == sha) {
+            if self
+                .0
+                .registry
+                .load()
+                .files
+                .get(&file)
+                .is_some_and(|f| f.row.sha256 == sha)
+            {
                 continue;
             }
             match self.admit(&file, &sha, bytes).await {
@@ -68,7 +84,11 @@ impl Runtime {
             .load()
             .files
             .keys()
-            .filter(|f| !on_disk.iter().any(|p| p.file_name().and_then(|n| n.to_str()) == Some(f.as_str())))
+            .filter(|f| {
+                !on_disk
+                    .iter()
+                    .any(|p| p.file_name().and_then(|n| n.to_str()) == Some(f.as_str()))
+            })
             .cloned()
             .collect();
         for file in gone {
@@ -111,10 +131,18 @@ impl Runtime {
             }
             Err(e) => {
                 tracing::error!(file, error = %e, "plugin refused; any previous version keeps serving");
-                let current = self.0.registry.load().files.get(file).map(|f| f.row.clone());
+                let current = self
+                    .0
+                    .registry
+                    .load()
+                    .files
+                    .get(file)
+                    .map(|f| f.row.clone());
                 // Keep the active provider of this file (old version) visible in the row.
                 let mut r = row(file, sha, None, Some(e.to_string()));
-                if let Some(cur) = current.filter(|c| c.status == "active" || c.provider_id.is_some()) {
+                if let Some(cur) =
+                    current.filter(|c| c.status == "active" || c.provider_id.is_some())
+                {
                     r.provider_id = cur.provider_id;
                     r.version = cur.version;
                 }
@@ -132,7 +160,13 @@ impl Runtime {
 
     /// Drop a file from the registry; returns the provider it provided.
     async fn forget(&self, file: &str) -> anyhow::Result<Option<String>> {
-        let id = self.0.registry.load().files.get(file).and_then(|f| f.row.provider_id.clone());
+        let id = self
+            .0
+            .registry
+            .load()
+            .files
+            .get(file)
+            .and_then(|f| f.row.provider_id.clone());
         self.swap(|reg| {
             reg.files.remove(file);
             if let Some(id) = &id
@@ -162,7 +196,10 @@ impl Runtime {
         let _guard = self.0.reload.lock().await;
         let probe = self.load("upload.wasm", bytes.clone()).await?;
         let id = probe.manifest.id.clone();
-        let file = self.get(&id).map(|p| p.file_name.clone()).unwrap_or_else(|| format!("{id}.wasm"));
+        let file = self
+            .get(&id)
+            .map(|p| p.file_name.clone())
+            .unwrap_or_else(|| format!("{id}.wasm"));
         let dir = self.plugins_dir();
         let tmp = dir.join(format!(".{file}.{}.tmp", uuid::Uuid::new_v4().simple()));
         std::fs::write(&tmp, &bytes)?;
@@ -175,7 +212,9 @@ impl Runtime {
     /// Remove the file of provider `id`; false when no such provider is loaded.
     pub async fn remove(&self, id: &str) -> anyhow::Result<bool> {
         let _guard = self.0.reload.lock().await;
-        let Some(plugin) = self.get(id) else { return Ok(false) };
+        let Some(plugin) = self.get(id) else {
+            return Ok(false);
+        };
         match std::fs::remove_file(self.plugins_dir().join(&plugin.file_name)) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

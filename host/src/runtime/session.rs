@@ -11,7 +11,9 @@ use super::error::CallError;
 use super::state::{Integration, PluginState};
 use super::{LoadedPlugin, validate};
 use crate::bindings::Manifest;
-use crate::bindings::api::{Account, Content, ListRequest, Page, Subscription, WebhookOutcome, WebhookRequest};
+use crate::bindings::api::{
+    Account, Content, ListRequest, Page, Subscription, WebhookOutcome, WebhookRequest,
+};
 use crate::bindings::{Plugin, PluginError};
 use crate::services::Services;
 
@@ -45,7 +47,10 @@ impl Session {
         services: Arc<Services>,
         integration: Option<Integration>,
     ) -> Result<Session, CallError> {
-        let config = integration.as_ref().map(|i| i.config.clone()).unwrap_or_default();
+        let config = integration
+            .as_ref()
+            .map(|i| i.config.clone())
+            .unwrap_or_default();
         let state = PluginState::new(limits, plugin.manifest.clone(), integration, services);
         let mut store = Store::new(plugin.pre.engine(), state);
         store.limiter(|s| &mut s.limits);
@@ -59,11 +64,22 @@ impl Session {
             Ok(UpdateDeadline::Yield(1))
         });
         store.data_mut().deadline = Instant::now() + limits.call_timeout;
-        let bindings = plugin.pre.instantiate_async(&mut store).await.map_err(|e| CallError::Instantiate {
-            plugin: plugin.manifest.id.clone(),
-            message: format!("{e:#}"),
-        })?;
-        Ok(Session { store, bindings, plugin, limits: limits.clone(), config, broken: None })
+        let bindings = plugin
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| CallError::Instantiate {
+                plugin: plugin.manifest.id.clone(),
+                message: format!("{e:#}"),
+            })?;
+        Ok(Session {
+            store,
+            bindings,
+            plugin,
+            limits: limits.clone(),
+            config,
+            broken: None,
+        })
     }
 
     /// The plugin this session runs.
@@ -73,7 +89,10 @@ impl Session {
 
     fn arm(&mut self) -> Result<(), CallError> {
         if let Some(msg) = &self.broken {
-            return Err(CallError::Trap { plugin: self.plugin.manifest.id.clone(), message: format!("instance unusable after an earlier failure: {msg}") });
+            return Err(CallError::Trap {
+                plugin: self.plugin.manifest.id.clone(),
+                message: format!("instance unusable after an earlier failure: {msg}"),
+            });
         }
         self.store.data_mut().deadline = Instant::now() + self.limits.call_timeout;
         Ok(())
@@ -94,7 +113,10 @@ impl Session {
                 };
             }
             Ok(Ok(Err(e))) => return Err(CallError::Plugin(e)),
-            Err(_) => CallError::Timeout { plugin, limit: self.limits.call_timeout },
+            Err(_) => CallError::Timeout {
+                plugin,
+                limit: self.limits.call_timeout,
+            },
             Ok(Err(trap)) => self.classify_trap(plugin, trap),
         };
         self.broken = Some(err.to_string());
@@ -102,16 +124,30 @@ impl Session {
     }
 
     fn classify_trap(&self, plugin: String, trap: wasmtime::Error) -> CallError {
-        if trap.downcast_ref::<DeadlineExceeded>().is_some() || matches!(trap.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
-            return CallError::Timeout { plugin, limit: self.limits.call_timeout };
+        if trap.downcast_ref::<DeadlineExceeded>().is_some()
+            || matches!(trap.downcast_ref::<Trap>(), Some(Trap::Interrupt))
+        {
+            return CallError::Timeout {
+                plugin,
+                limit: self.limits.call_timeout,
+            };
         }
         let text = format!("{trap:#}");
         if text.contains("memory") && (text.contains("grow") || text.contains("limit")) {
-            return CallError::MemoryLimit { plugin, limit: self.limits.memory_bytes };
+            return CallError::MemoryLimit {
+                plugin,
+                limit: self.limits.memory_bytes,
+            };
         }
-        let stderr = String::from_utf8_lossy(&self.store.data().stderr.contents()).trim().to_string();
+        let stderr = String::from_utf8_lossy(&self.store.data().stderr.contents())
+            .trim()
+            .to_string();
         let first_line = text.lines().next().unwrap_or("trap").to_string();
-        let message = if stderr.is_empty() { first_line } else { format!("{first_line}; plugin said: {stderr}") };
+        let message = if stderr.is_empty() {
+            first_line
+        } else {
+            format!("{first_line}; plugin said: {stderr}")
+        };
         CallError::Trap { plugin, message }
     }
 
@@ -168,7 +204,13 @@ impl Session {
     /// Call `subscribe()`.
     pub async fn subscribe(&mut self, callback_url: &str) -> Result<Subscription, CallError> {
         let config = self.config.clone();
-        fenced!(self, |s: &Subscription| validate::account(&Account { id: s.id.clone(), name: String::new(), email: None }), call_subscribe, &config, callback_url)
+        fenced!(
+            self,
+            validate::subscription,
+            call_subscribe,
+            &config,
+            callback_url
+        )
     }
 
     /// Call `unsubscribe()`.

@@ -25,7 +25,10 @@ pub struct Integration {
 impl Integration {
     /// An integration with the given id and config.
     pub fn new(id: impl Into<String>, config: Vec<(String, String)>) -> Self {
-        Integration { id: id.into(), config }
+        Integration {
+            id: id.into(),
+            config,
+        }
     }
 }
 
@@ -47,14 +50,22 @@ impl CallContext {
 
     /// The integration id, or a typed `forbidden` error for calls outside an integration.
     pub(crate) fn integration_id(&self) -> Result<&str, crate::bindings::PluginError> {
-        self.integration.as_ref().map(|i| i.id.as_str()).ok_or_else(|| {
-            crate::bindings::PluginError::Forbidden("this call runs outside an integration".into())
-        })
+        self.integration
+            .as_ref()
+            .map(|i| i.id.as_str())
+            .ok_or_else(|| {
+                crate::bindings::PluginError::Forbidden(
+                    "this call runs outside an integration".into(),
+                )
+            })
     }
 
     /// The integration's config (empty outside one).
     pub(crate) fn config(&self) -> &[(String, String)] {
-        self.integration.as_ref().map(|i| i.config.as_slice()).unwrap_or(&[])
+        self.integration
+            .as_ref()
+            .map(|i| i.config.as_slice())
+            .unwrap_or(&[])
     }
 }
 
@@ -102,13 +113,20 @@ impl PluginState {
                 .build(),
             stderr,
             deadline: Instant::now() + limits.call_timeout,
-            call: Arc::new(CallContext { manifest, integration, services }),
+            call: Arc::new(CallContext {
+                manifest,
+                integration,
+                services,
+            }),
         }
     }
 }
 
 impl WasiView for PluginState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! Checks on everything a plugin returns: the host never trusts a plugin's data shape.
 
 use crate::bindings::Manifest;
-use crate::bindings::api::{Account, Content, Page, WebhookOutcome};
+use crate::bindings::api::{Account, Content, Page, Subscription, WebhookOutcome};
 use crate::egress;
 
 /// Longest id of a resource or account, in bytes.
@@ -17,7 +17,10 @@ pub const MAX_WEBHOOK_RESPONSE: usize = 1 << 20;
 
 fn id(what: &str, v: &str) -> Result<(), String> {
     if v.is_empty() || v.len() > MAX_ID {
-        return Err(format!("{what} must be 1..={MAX_ID} bytes, got {}", v.len()));
+        return Err(format!(
+            "{what} must be 1..={MAX_ID} bytes, got {}",
+            v.len()
+        ));
     }
     Ok(())
 }
@@ -27,8 +30,15 @@ pub fn provider_id(v: &str) -> Result<(), String> {
     let ok = !v.is_empty()
         && v.len() <= 64
         && v.starts_with(|c: char| c.is_ascii_lowercase())
-        && v.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if ok { Ok(()) } else { Err(format!("provider id {v:?} must match [a-z][a-z0-9_]{{0,63}}")) }
+        && v.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "provider id {v:?} must match [a-z][a-z0-9_]{{0,63}}"
+        ))
+    }
 }
 
 /// Validate a manifest.
@@ -41,19 +51,28 @@ pub fn manifest(m: &Manifest) -> Result<(), String> {
         return Err("description is longer than 2000 bytes".into());
     }
     let rl = &m.rate_limits;
-    if rl.requests_per_minute == 0 || rl.concurrency == 0 || rl.concurrency > 64 || rl.requests_per_day == Some(0) {
+    if rl.requests_per_minute == 0
+        || rl.concurrency == 0
+        || rl.concurrency > 64
+        || rl.requests_per_day == Some(0)
+    {
         return Err("rate limits must be positive and concurrency at most 64".into());
     }
     if m.allowed_hosts.len() > 64 {
         return Err("at most 64 allowed hosts".into());
     }
     if let Some(bad) = m.allowed_hosts.iter().find(|p| !egress::valid_pattern(p)) {
-        return Err(format!("allowed host {bad:?} is not a host name, *.domain or config:<key>"));
+        return Err(format!(
+            "allowed host {bad:?} is not a host name, *.domain or config:<key>"
+        ));
     }
     let mut keys = std::collections::HashSet::new();
     for f in &m.config {
         if f.key.is_empty() || f.key.len() > 64 || !keys.insert(f.key.as_str()) {
-            return Err(format!("config key {:?} is empty, too long or repeated", f.key));
+            return Err(format!(
+                "config key {:?} is empty, too long or repeated",
+                f.key
+            ));
         }
     }
     Ok(())
@@ -62,6 +81,11 @@ pub fn manifest(m: &Manifest) -> Result<(), String> {
 /// Validate an account.
 pub fn account(a: &Account) -> Result<(), String> {
     id("account id", &a.id)
+}
+
+/// Validate a webhook subscription.
+pub fn subscription(s: &Subscription) -> Result<(), String> {
+    id("subscription id", &s.id)
 }
 
 /// Validate fetched or inline content.
@@ -86,7 +110,9 @@ pub fn page(p: &Page) -> Result<(), String> {
     }
     for c in [&p.next_cursor, &p.sync_token].into_iter().flatten() {
         if c.is_empty() || c.len() > MAX_CURSOR {
-            return Err(format!("cursors and sync tokens must be 1..={MAX_CURSOR} bytes"));
+            return Err(format!(
+                "cursors and sync tokens must be 1..={MAX_CURSOR} bytes"
+            ));
         }
     }
     for r in &p.resources {
@@ -97,7 +123,10 @@ pub fn page(p: &Page) -> Result<(), String> {
         if let Some(c) = &r.content {
             content(c)?;
             if c.id != r.id {
-                return Err(format!("inline content id {:?} differs from resource id {:?}", c.id, r.id));
+                return Err(format!(
+                    "inline content id {:?} differs from resource id {:?}",
+                    c.id, r.id
+                ));
             }
         }
     }
@@ -112,10 +141,10 @@ pub fn webhook(o: &WebhookOutcome) -> Result<(), String> {
     if o.changes.len() > MAX_PAGE {
         return Err(format!("a webhook announces at most {MAX_PAGE} changes"));
     }
-    if let Some(r) = &o.response {
-        if !(100..=599).contains(&r.status) || r.body.len() > MAX_WEBHOOK_RESPONSE {
-            return Err("webhook response must have a valid status and at most 1 MiB of body".into());
-        }
+    if let Some(r) = &o.response
+        && (!(100..=599).contains(&r.status) || r.body.len() > MAX_WEBHOOK_RESPONSE)
+    {
+        return Err("webhook response must have a valid status and at most 1 MiB of body".into());
     }
     Ok(())
 }

@@ -20,12 +20,16 @@ impl Runtime {
     /// is dropped.
     pub fn watch(&self) -> anyhow::Result<()> {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+        // One scan once the watch is up, for files that arrived since the last scan.
+        let _ = tx.send(());
         let mut debouncer = new_debouncer(DEBOUNCE, move |res: DebounceEventResult| {
             if res.is_ok() {
                 let _ = tx.send(());
             }
         })?;
-        debouncer.watcher().watch(self.plugins_dir(), RecursiveMode::NonRecursive)?;
+        debouncer
+            .watcher()
+            .watch(self.plugins_dir(), RecursiveMode::NonRecursive)?;
         let weak = std::sync::Arc::downgrade(&self.0);
         tokio::spawn(async move {
             while rx.recv().await.is_some() {
@@ -33,7 +37,11 @@ impl Runtime {
                 let Some(inner) = weak.upgrade() else { break };
                 let rt = Runtime(inner);
                 match rt.scan().await {
-                    Ok(r) if !(r.loaded.is_empty() && r.refused.is_empty() && r.removed.is_empty()) => {
+                    Ok(r)
+                        if !(r.loaded.is_empty()
+                            && r.refused.is_empty()
+                            && r.removed.is_empty()) =>
+                    {
                         tracing::info!(loaded = ?r.loaded, refused = r.refused.len(), removed = ?r.removed, "plugins dir rescanned");
                     }
                     Ok(_) => {}
@@ -41,7 +49,9 @@ impl Runtime {
                 }
             }
         });
-        *self.0.watcher.lock().expect("watcher lock") = Some(Watcher { _debouncer: debouncer });
+        *self.0.watcher.lock().expect("watcher lock") = Some(Watcher {
+            _debouncer: debouncer,
+        });
         Ok(())
     }
 }

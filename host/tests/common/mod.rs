@@ -29,7 +29,8 @@ pub fn component(name: &str) -> PathBuf {
 /// A fresh PostgreSQL database URL, or `None` (with a loud note) where PostgreSQL is not
 /// reachable. With `TRIBUTARY_REQUIRE_PG` set (as `.ci/run` does) a missing server fails.
 pub async fn fresh_postgres() -> Option<String> {
-    let base = std::env::var("TRIBUTARY_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let base = std::env::var("TRIBUTARY_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
     sqlx::any::install_default_drivers();
     let admin = format!("{base}/postgres");
     let conn = tokio::time::timeout(Duration::from_secs(5), sqlx::AnyPool::connect(&admin)).await;
@@ -42,14 +43,19 @@ pub async fn fresh_postgres() -> Option<String> {
                 Ok(Ok(_)) => unreachable!(),
             };
             if std::env::var_os("TRIBUTARY_REQUIRE_PG").is_some() {
-                panic!("PostgreSQL is required (TRIBUTARY_REQUIRE_PG) but {admin} is unreachable: {why}");
+                panic!(
+                    "PostgreSQL is required (TRIBUTARY_REQUIRE_PG) but {admin} is unreachable: {why}"
+                );
             }
             eprintln!("SKIPPED: PostgreSQL test, {admin} unreachable: {why}");
             return None;
         }
     };
     let name = format!("tributary_test_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.expect("create test database");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&pool)
+        .await
+        .expect("create test database");
     Some(format!("{base}/{name}"))
 }
 
@@ -67,7 +73,11 @@ impl TestHost {
 
     /// Copy a component into the plugins dir under `file` (atomically, by rename).
     pub fn put(&self, name: &str, file: &str) {
-        put_file(&self.plugins_dir(), &std::fs::read(component(name)).unwrap(), file);
+        put_file(
+            &self.plugins_dir(),
+            &std::fs::read(component(name)).unwrap(),
+            file,
+        );
     }
 }
 
@@ -80,13 +90,24 @@ pub fn put_file(dir: &Path, bytes: &[u8], file: &str) {
 
 /// Build a host on `db_url` (SQLite in the temp dir when `None`) with `components`
 /// copied in as `<name>.wasm`, then scan.
-pub async fn host(db_url: Option<String>, components: &[&str], limits: Limits, allow_private: bool) -> TestHost {
+pub async fn host(
+    db_url: Option<String>,
+    components: &[&str],
+    limits: Limits,
+    allow_private: bool,
+) -> TestHost {
     let dir = tempfile::tempdir().unwrap();
     let url = db_url.unwrap_or_else(|| Db::sqlite_url(&dir.path().join("t.db")));
     let db = Db::connect(&url).await.unwrap();
     let credentials = Arc::new(MemoryCredentials::default());
-    let egress = EgressLimits { allow_private, timeout: Duration::from_secs(5), ..EgressLimits::default() };
-    let services = Services::new(db, egress, credentials.clone()).await.unwrap();
+    let egress = EgressLimits {
+        allow_private,
+        timeout: Duration::from_secs(5),
+        ..EgressLimits::default()
+    };
+    let services = Services::new(db, egress, credentials.clone())
+        .await
+        .unwrap();
     let runtime = Runtime::new(
         RuntimeConfig {
             plugins_dir: dir.path().join("plugins"),
@@ -97,7 +118,11 @@ pub async fn host(db_url: Option<String>, components: &[&str], limits: Limits, a
         services,
     )
     .unwrap();
-    let t = TestHost { dir, runtime, credentials };
+    let t = TestHost {
+        dir,
+        runtime,
+        credentials,
+    };
     for c in components {
         t.put(c, &format!("{c}.wasm"));
     }
@@ -107,7 +132,13 @@ pub async fn host(db_url: Option<String>, components: &[&str], limits: Limits, a
 
 /// A first-page full listing request.
 pub fn full(page_size: u32) -> ListRequest {
-    ListRequest { mode: ListMode::Full, cursor: None, sync_token: None, modified_after: None, page_size }
+    ListRequest {
+        mode: ListMode::Full,
+        cursor: None,
+        sync_token: None,
+        modified_after: None,
+        page_size,
+    }
 }
 
 /// Serve `router` on an ephemeral loopback port.
@@ -130,4 +161,27 @@ pub async fn eventually(what: &str, limit: Duration, mut cond: impl AsyncFnMut()
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("timed out waiting for: {what}");
+}
+
+/// An RSS 2.0 feed shaped like Substack's: newest first, HTML in content:encoded.
+pub fn rss(n: usize) -> String {
+    let mut items = String::new();
+    for i in (0..n).rev() {
+        let day = 1 + (i % 28);
+        let hour = i / 28 % 24;
+        let minute = i / (28 * 24) % 60;
+        items.push_str(&format!(
+            r#"<item><title>Post {i}</title><link>https://demo.substack.com/p/post-{i}</link>
+<guid isPermaLink="false">post-{i}</guid><dc:creator>Author {a}</dc:creator>
+<pubDate>{dow}, {day:02} Jan 2024 {hour:02}:{minute:02}:00 GMT</pubDate>
+<description>Summary {i}</description>
+<content:encoded><![CDATA[<h2>Heading {i}</h2><p>Body of <b>post {i}</b> &amp; more.</p><script>evil()</script>]]></content:encoded></item>
+"#,
+            a = i % 3,
+            dow = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"][(day + 6) % 7],
+        ));
+    }
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>Demo Letter</title><link>https://demo.substack.com</link><description>d</description>{items}</channel></rss>"#
+    )
 }

@@ -6,7 +6,9 @@ use tributary_sdk::{Permission, tokens};
 struct Misbehave;
 
 fn page_with(title: String) -> Page {
-    Page::last(vec![Resource::with_content(Content::text("r", "note", &title, ""))])
+    Page::last(vec![Resource::with_content(Content::text(
+        "r", "note", &title, "",
+    ))])
 }
 
 impl Provider for Misbehave {
@@ -14,7 +16,10 @@ impl Provider for Misbehave {
         ManifestBuilder::new("misbehave", "Misbehave")
             .allowed_host("api.misbehave.test")
             .permission(Permission::RawToken)
-            .auth(Auth::ApiKey("Key".into()), Injection::Header("X-Api-Key".into()))
+            .auth(
+                Auth::ApiKey("Key".into()),
+                Injection::Header("X-Api-Key".into()),
+            )
             .build()
     }
 
@@ -50,9 +55,16 @@ impl Provider for Misbehave {
             "kv-get" => {
                 let v = kv::get("shared-key")?.map(|b| String::from_utf8_lossy(&b).into_owned());
                 let keys = kv::list_keys("")?;
-                Ok(page_with(format!("{}|{}", v.unwrap_or_else(|| "<none>".into()), keys.join(","))))
+                Ok(page_with(format!(
+                    "{}|{}",
+                    v.unwrap_or_else(|| "<none>".into()),
+                    keys.join(",")
+                )))
             }
             "raw-token" => Ok(page_with(tokens::raw()?)),
+            "secret" => Ok(page_with(
+                secrets::get(&arg)?.unwrap_or_else(|| "<none>".into()),
+            )),
             "sockets" => match std::net::TcpStream::connect(arg.as_str()) {
                 Ok(_) => Ok(page_with("connected".into())),
                 Err(e) => Err(Error::other(format!("socket refused: {e}"))),
