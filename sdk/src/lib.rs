@@ -66,8 +66,8 @@ pub use content::{
 };
 pub use error::{Error, RateLimit};
 pub use manifest::{
-    Auth, Capabilities, Category, ConfigField, FieldKind, Injection, Manifest, ManifestBuilder,
-    Oauth2, Permission, RateLimits, WebhookRouting,
+    Auth, Capabilities, Category, ClientAuth, ConfigField, FieldKind, Injection, Manifest,
+    ManifestBuilder, Oauth2, Permission, RateLimits, WebhookRouting,
 };
 pub use provider::Provider;
 

@@ -3,8 +3,8 @@
 use crate::__bindings::exports::tributary::provider::provider as p;
 
 pub use p::{
-    Auth, Capabilities, Category, ConfigField, FieldKind, Injection, Oauth2, Permission,
-    ProviderManifest as Manifest, RateLimits, WebhookRouting,
+    Auth, Capabilities, Category, ClientAuth, ConfigField, FieldKind, Injection, Oauth2,
+    Permission, ProviderManifest as Manifest, RateLimits, WebhookRouting,
 };
 
 /// Builds a [`Manifest`]: no auth, pull only, 60 requests/minute, concurrency 2.
