@@ -7,11 +7,14 @@ pub mod api;
 pub mod bindings;
 mod caps;
 pub mod credentials;
+pub mod crypto;
 pub mod db;
 pub mod egress;
+pub mod oauth;
 pub mod runtime;
 pub mod server;
 pub mod services;
+pub mod vault;
 
 /// First-party plugins compiled into the binary, installed into the plugins dir on start.
 pub mod bundled {

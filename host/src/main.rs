@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tributary::api::PluginView;
+use tributary::db::Role;
 use tributary::server::{Host, HostConfig};
 
 #[derive(Parser)]
@@ -39,6 +40,28 @@ enum Command {
         /// Let plugins reach loopback and private networks (development only).
         #[arg(long, env = "TRIBUTARY_ALLOW_PRIVATE_EGRESS")]
         allow_private_egress: bool,
+        /// Base URL browsers and providers reach this server at (OAuth redirect URIs);
+        /// `http://<addr>` when unset.
+        #[arg(long, env = "TRIBUTARY_PUBLIC_URL")]
+        public_url: Option<String>,
+        /// Where browsers land after connecting an account.
+        #[arg(long, env = "TRIBUTARY_FRONTEND_URL")]
+        frontend_url: Option<String>,
+    },
+    /// Manage users.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// Manage organizations.
+    Orgs {
+        #[command(subcommand)]
+        command: OrgsCommand,
+    },
+    /// API keys and encryption keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
     },
     /// Manage provider plugins.
     Plugins {
@@ -63,6 +86,138 @@ enum PluginsCommand {
     List,
 }
 
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Create a user.
+    Create {
+        /// Email (unique).
+        #[arg(long)]
+        email: String,
+        /// Make the user a platform admin.
+        #[arg(long)]
+        admin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum OrgsCommand {
+    /// Create an organization owned by an existing user.
+    Create {
+        /// URL slug.
+        #[arg(long)]
+        slug: String,
+        /// Owner's email.
+        #[arg(long)]
+        owner: String,
+    },
+    /// Add a member (or change their role).
+    AddMember {
+        /// Organization slug.
+        #[arg(long)]
+        slug: String,
+        /// Member's email.
+        #[arg(long)]
+        email: String,
+        /// `member` or `admin`.
+        #[arg(long, default_value = "member")]
+        role: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create an API key for a user; printed once, alone on the last line.
+    Create {
+        /// The user's email.
+        #[arg(long)]
+        email: String,
+    },
+    /// Re-encrypt every stored secret under a new encryption key.
+    Rotate,
+}
+
+fn valid_slug(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+async fn admin_command(host: &Host, command: Command) -> anyhow::Result<()> {
+    let db = &host.runtime.services().db;
+    let user = |email: String| async move {
+        db.user_by_email(&email)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("no user with email {email}"))
+    };
+    match command {
+        Command::Users {
+            command: UsersCommand::Create { email, admin },
+        } => {
+            if !email.contains('@') || email.len() > 254 {
+                anyhow::bail!("{email:?} is not an email address");
+            }
+            if db.user_by_email(&email).await?.is_some() {
+                anyhow::bail!("a user with email {email} exists");
+            }
+            let u = db.create_user(&email, admin).await?;
+            println!(
+                "created user {} ({}){}",
+                u.email,
+                u.id,
+                if admin { ", platform admin" } else { "" }
+            );
+        }
+        Command::Orgs {
+            command: OrgsCommand::Create { slug, owner },
+        } => {
+            if !valid_slug(&slug) {
+                anyhow::bail!("slugs are 1..=64 of [a-z0-9-]");
+            }
+            if db.org_by_slug(&slug).await?.is_some() {
+                anyhow::bail!("organization {slug} exists");
+            }
+            let owner = user(owner).await?;
+            let org = db.create_org(&slug, &owner).await?;
+            println!("created organization {} owned by {}", org.slug, owner.email);
+        }
+        Command::Orgs {
+            command: OrgsCommand::AddMember { slug, email, role },
+        } => {
+            let role = match Role::parse(&role) {
+                Some(r @ (Role::Member | Role::Admin)) => r,
+                _ => anyhow::bail!("role must be `member` or `admin`"),
+            };
+            let org = db
+                .org_by_slug(&slug)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no organization {slug}"))?;
+            let member = user(email).await?;
+            db.set_member(&org, &member, role).await?;
+            println!("{} is now {} of {}", member.email, role.as_str(), org.slug);
+        }
+        Command::Keys {
+            command: KeysCommand::Create { email },
+        } => {
+            let u = user(email).await?;
+            let key = db.create_api_key(&u).await?;
+            println!(
+                "API key for {} (shown once; send as `Authorization: Bearer <key>`):",
+                u.email
+            );
+            println!("{key}");
+        }
+        Command::Keys {
+            command: KeysCommand::Rotate,
+        } => {
+            let (id, n) = host.rotate_keys().await?;
+            println!("rotated to key {id}; re-encrypted {n} secrets");
+        }
+        Command::Serve { .. } | Command::Plugins { .. } => unreachable!("handled in main"),
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -79,13 +234,17 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve {
             addr,
             allow_private_egress,
+            public_url,
+            frontend_url,
         } => {
             config.allow_private_egress = allow_private_egress;
-            let host = Host::open(&config).await?;
             let listener = tokio::net::TcpListener::bind(&addr)
                 .await
                 .with_context(|| format!("binding {addr}"))?;
             let local = listener.local_addr()?;
+            config.public_url = public_url.unwrap_or_else(|| format!("http://{local}"));
+            config.frontend_url = frontend_url;
+            let host = Host::open(&config).await?;
             let data = std::fs::canonicalize(&config.data_dir)?;
             println!("Tributary is serving on http://{local}");
             println!("  data dir:     {}", data.display());
@@ -102,15 +261,25 @@ async fn main() -> anyhow::Result<()> {
                 data.join("plugins").display(),
                 host.runtime.plugins().len()
             );
+            let keys = if std::env::var_os("TOKEN_ENCRYPTION_KEY").is_some() {
+                "TOKEN_ENCRYPTION_KEY".to_string()
+            } else {
+                data.join("keys.json").display().to_string()
+            };
+            println!("  encryption:   {keys}");
+            println!("  API docs:     http://{local}/api/openapi.json");
             println!(
-                "  admin token:  {} (send as `Authorization: Bearer …` to /api/admin/*)",
-                data.join("admin-token").display()
+                "  first admin:  tributary users create --email you@example.com --admin && tributary keys create --email you@example.com"
             );
             println!("  health:       http://{local}/health");
             host.serve(listener, async {
                 let _ = tokio::signal::ctrl_c().await;
             })
             .await
+        }
+        command @ (Command::Users { .. } | Command::Orgs { .. } | Command::Keys { .. }) => {
+            let host = Host::open(&config).await?;
+            admin_command(&host, command).await
         }
         Command::Plugins { command } => {
             let host = Host::open(&config).await?;

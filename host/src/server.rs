@@ -6,11 +6,12 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::api::{AppState, app};
-use crate::credentials::MemoryCredentials;
+use crate::api::{AppState, Urls, app};
+use crate::crypto::Keyring;
 use crate::db::Db;
 use crate::runtime::{Limits, Runtime, RuntimeConfig};
 use crate::services::{EgressLimits, Services};
+use crate::vault::Vault;
 
 /// Where a host keeps its state.
 #[derive(Debug, Clone)]
@@ -23,6 +24,10 @@ pub struct HostConfig {
     pub allow_private_egress: bool,
     /// Instance limits.
     pub limits: Limits,
+    /// Base URL browsers and providers reach this server at (OAuth redirect URIs).
+    pub public_url: String,
+    /// Where browsers land after an OAuth callback; the public URL when unset.
+    pub frontend_url: Option<String>,
 }
 
 impl HostConfig {
@@ -33,6 +38,8 @@ impl HostConfig {
             database_url: None,
             allow_private_egress: false,
             limits: Limits::default(),
+            public_url: "http://127.0.0.1:8080".into(),
+            frontend_url: None,
         }
     }
 
@@ -53,8 +60,12 @@ impl HostConfig {
 pub struct Host {
     /// The runtime (and its services).
     pub runtime: Runtime,
-    /// The admin bearer token.
-    pub admin_token: String,
+    /// Sealed credentials.
+    pub vault: Arc<Vault>,
+    /// Encryption keys.
+    pub keyring: Arc<Keyring>,
+    /// Public URLs.
+    pub urls: Urls,
 }
 
 /// Write each bundled plugin into the plugins dir unless the admin replaced or removed
@@ -87,22 +98,6 @@ pub fn install_bundled(plugins_dir: &Path) -> anyhow::Result<Vec<String>> {
     Ok(written)
 }
 
-/// The admin token from `TRIBUTARY_ADMIN_TOKEN`, or a generated one in `admin-token` (0600).
-pub fn admin_token(data_dir: &Path) -> anyhow::Result<String> {
-    if let Ok(t) = std::env::var("TRIBUTARY_ADMIN_TOKEN")
-        && !t.is_empty()
-    {
-        return Ok(t);
-    }
-    let path = data_dir.join("admin-token");
-    if let Ok(t) = std::fs::read_to_string(&path) {
-        return Ok(t.trim().to_string());
-    }
-    let token = format!("trb_admin_{}", hex::encode(rand::random::<[u8; 24]>()));
-    write_private(&path, token.as_bytes())?;
-    Ok(token)
-}
-
 /// Write a file readable by its owner only.
 pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
@@ -129,7 +124,9 @@ impl Host {
             allow_private: config.allow_private_egress,
             ..EgressLimits::default()
         };
-        let services = Services::new(db, egress, Arc::new(MemoryCredentials::default())).await?;
+        let keyring = Arc::new(Keyring::open(&config.data_dir)?);
+        let vault = Arc::new(Vault::new(db.clone(), keyring.clone()));
+        let services = Services::new(db, egress, vault.clone()).await?;
         install_bundled(&config.plugins_dir())?;
         let runtime = Runtime::new(
             RuntimeConfig {
@@ -143,9 +140,19 @@ impl Host {
         for (file, reason) in &report.refused {
             tracing::error!(file, reason, "plugin refused");
         }
+        vault.attach(runtime.downgrade());
+        let public = config.public_url.trim_end_matches('/').to_string();
+        let frontend = config
+            .frontend_url
+            .clone()
+            .unwrap_or_else(|| format!("{public}/"));
+        url::Url::parse(&frontend).with_context(|| format!("frontend URL {frontend:?}"))?;
+        url::Url::parse(&public).with_context(|| format!("public URL {public:?}"))?;
         Ok(Host {
             runtime,
-            admin_token: admin_token(&config.data_dir)?,
+            vault,
+            keyring,
+            urls: Urls { public, frontend },
         })
     }
 
@@ -153,8 +160,34 @@ impl Host {
     pub fn state(&self) -> AppState {
         AppState {
             runtime: self.runtime.clone(),
-            admin_token: Arc::new(self.admin_token.clone()),
+            vault: self.vault.clone(),
+            keyring: self.keyring.clone(),
+            urls: Arc::new(self.urls.clone()),
         }
+    }
+
+    /// Re-seal every secret under a new key: generate and save it, re-encrypt credentials,
+    /// OAuth client secrets and pending OAuth states. Readers keep working throughout:
+    /// old values open with the old key, which stays in the ring.
+    pub async fn rotate_keys(&self) -> anyhow::Result<(String, usize)> {
+        let id = self.keyring.rotate()?;
+        let mut n = self.vault.reseal_all().await?;
+        let db = &self.runtime.services().db;
+        for (provider, client_id, sealed) in db.all_oauth_clients().await? {
+            let ctx = format!("oauth-client:{provider}");
+            let plain = self.keyring.open_sealed(&ctx, &sealed)?;
+            db.put_oauth_client(&provider, &client_id, &self.keyring.seal(&ctx, &plain)?)
+                .await?;
+            n += 1;
+        }
+        for (hash, sealed) in db.all_oauth_states().await? {
+            let ctx = format!("oauth-state:{hash}");
+            let plain = self.keyring.open_sealed(&ctx, &sealed)?;
+            db.reseal_oauth_state(&hash, &self.keyring.seal(&ctx, &plain)?)
+                .await?;
+            n += 1;
+        }
+        Ok((id, n))
     }
 
     /// Serve on `listener` until `shutdown` resolves, watching the plugins dir.

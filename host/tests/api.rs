@@ -10,17 +10,11 @@ use common::*;
 use serde_json::Value;
 use tributary::server::{Host, HostConfig};
 
-const TOKEN: &str = "test-admin-token";
-
-async fn start() -> (tempfile::TempDir, String) {
-    let dir = tempfile::tempdir().unwrap();
-    // SAFETY: set before any thread reads it; every test here uses the same value.
-    unsafe { std::env::set_var("TRIBUTARY_ADMIN_TOKEN", TOKEN) };
-    let host = Host::open(&HostConfig::new(dir.path())).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(host.serve(listener, std::future::pending()));
-    (dir, base)
+/// A served host with an admin's API key.
+async fn start() -> (tempfile::TempDir, String, String) {
+    let served = serve_host(None, &[], false).await;
+    let (_, key) = user_with_key(served.state.db(), "root@example.com", true).await;
+    (served.dir, served.base, key)
 }
 
 fn client() -> reqwest::Client {
@@ -33,7 +27,7 @@ async fn json(resp: reqwest::Response) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn works_when_an_admin_installs_lists_and_removes_plugins() {
-    let (dir, base) = start().await;
+    let (dir, base, admin) = start().await;
     let health = json(client().get(format!("{base}/health")).send().await.unwrap()).await;
     assert_eq!(health["status"], "ok");
     assert_eq!(
@@ -45,7 +39,7 @@ async fn works_when_an_admin_installs_lists_and_removes_plugins() {
     let list = json(
         client()
             .get(format!("{base}/api/admin/plugins"))
-            .bearer_auth(TOKEN)
+            .bearer_auth(&admin)
             .send()
             .await
             .unwrap(),
@@ -57,7 +51,7 @@ async fn works_when_an_admin_installs_lists_and_removes_plugins() {
     let wasm = std::fs::read(component("misbehave")).unwrap();
     let resp = client()
         .post(format!("{base}/api/admin/plugins"))
-        .bearer_auth(TOKEN)
+        .bearer_auth(&admin)
         .body(wasm)
         .send()
         .await
@@ -67,7 +61,7 @@ async fn works_when_an_admin_installs_lists_and_removes_plugins() {
     assert!(dir.path().join("plugins/misbehave.wasm").exists());
     let shown = client()
         .get(format!("{base}/api/admin/plugins/misbehave"))
-        .bearer_auth(TOKEN)
+        .bearer_auth(&admin)
         .send()
         .await
         .unwrap();
@@ -75,7 +69,7 @@ async fn works_when_an_admin_installs_lists_and_removes_plugins() {
 
     let resp = client()
         .delete(format!("{base}/api/admin/plugins/misbehave"))
-        .bearer_auth(TOKEN)
+        .bearer_auth(&admin)
         .send()
         .await
         .unwrap();
@@ -83,7 +77,7 @@ async fn works_when_an_admin_installs_lists_and_removes_plugins() {
     assert!(!dir.path().join("plugins/misbehave.wasm").exists());
     let resp = client()
         .delete(format!("{base}/api/admin/plugins/misbehave"))
-        .bearer_auth(TOKEN)
+        .bearer_auth(&admin)
         .send()
         .await
         .unwrap();
@@ -93,11 +87,11 @@ async fn works_when_an_admin_installs_lists_and_removes_plugins() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_when_uploads_are_not_valid_plugins() {
-    let (dir, base) = start().await;
+    let (dir, base, admin) = start().await;
     let post = |body: Vec<u8>| {
         client()
             .post(format!("{base}/api/admin/plugins"))
-            .bearer_auth(TOKEN)
+            .bearer_auth(&admin)
             .body(body)
             .send()
     };
@@ -131,8 +125,8 @@ async fn errors_when_uploads_are_not_valid_plugins() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_when_admin_endpoints_are_called_without_the_token() {
-    let (_dir, base) = start().await;
-    for token in [None, Some("wrong"), Some("")] {
+    let (_dir, base, admin) = start().await;
+    for token in [None, Some("wrong"), Some(""), Some("trb_0000")] {
         let mut req = client().get(format!("{base}/api/admin/plugins"));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -148,12 +142,26 @@ async fn errors_when_admin_endpoints_are_called_without_the_token() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 401);
+    let state_db = tributary::db::Db::connect(&tributary::db::Db::sqlite_url(
+        &_dir.path().join("tributary.db"),
+    ))
+    .await
+    .unwrap();
+    let (_, plain) = user_with_key(&state_db, "plain@example.com", false).await;
+    let resp = client()
+        .get(format!("{base}/api/admin/plugins"))
+        .bearer_auth(&plain)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    assert_eq!(json(resp).await["error"]["code"], "forbidden");
     let resp = client().get(format!("{base}/nope")).send().await.unwrap();
     assert_eq!(resp.status(), 404);
     assert_eq!(json(resp).await["error"]["code"], "not_found");
     let resp = client()
         .put(format!("{base}/api/admin/providers/substack/settings"))
-        .bearer_auth(TOKEN)
+        .bearer_auth(&admin)
         .body(r#"{"base_urls": {"https://x.substack.com": "file:///etc/passwd"}}"#)
         .send()
         .await
@@ -200,7 +208,7 @@ fn works_when_serving_from_an_empty_data_dir() {
         .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
         .arg(&data)
         .env_remove("DATABASE_URL")
-        .env_remove("TRIBUTARY_ADMIN_TOKEN")
+        .env_remove("TOKEN_ENCRYPTION_KEY")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -229,7 +237,7 @@ fn works_when_serving_from_an_empty_data_dir() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(data.join("admin-token"))
+        let mode = std::fs::metadata(data.join("keys.json"))
             .unwrap()
             .permissions()
             .mode();
@@ -240,7 +248,6 @@ fn works_when_serving_from_an_empty_data_dir() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn works_when_a_restart_reuses_compiled_plugins() {
     let dir = tempfile::tempdir().unwrap();
-    unsafe { std::env::set_var("TRIBUTARY_ADMIN_TOKEN", TOKEN) };
     let config = HostConfig::new(dir.path());
     let first = Host::open(&config).await.unwrap();
     assert!(
@@ -256,4 +263,80 @@ async fn works_when_a_restart_reuses_compiled_plugins() {
     );
     let mut s = second.runtime.session("substack", None).await.unwrap();
     assert_eq!(s.manifest().await.unwrap().id, "substack");
+}
+
+#[test]
+fn works_when_setting_up_accounts_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tributary(
+        dir.path(),
+        &["users", "create", "--email", "ada@example.com", "--admin"],
+    );
+    assert!(out.contains("platform admin"), "{out}");
+    tributary(
+        dir.path(),
+        &["users", "create", "--email", "bob@example.com"],
+    );
+    tributary(
+        dir.path(),
+        &[
+            "orgs",
+            "create",
+            "--slug",
+            "acme",
+            "--owner",
+            "ada@example.com",
+        ],
+    );
+    let out = tributary(
+        dir.path(),
+        &[
+            "orgs",
+            "add-member",
+            "--slug",
+            "acme",
+            "--email",
+            "bob@example.com",
+            "--role",
+            "admin",
+        ],
+    );
+    assert!(
+        out.contains("bob@example.com is now admin of acme"),
+        "{out}"
+    );
+    let out = tributary(
+        dir.path(),
+        &["keys", "create", "--email", "bob@example.com"],
+    );
+    let key = out.lines().last().unwrap().trim().to_string();
+    assert!(key.starts_with("trb_") && key.len() == 68, "{out}");
+    // Stored hashed: the key itself is nowhere in the database files.
+    for f in std::fs::read_dir(dir.path()).unwrap().flatten() {
+        if f.file_name().to_string_lossy().starts_with("tributary.db") {
+            let bytes = std::fs::read(f.path()).unwrap();
+            assert!(
+                !bytes.windows(key.len()).any(|w| w == key.as_bytes()),
+                "{:?} holds the key",
+                f.path()
+            );
+        }
+    }
+    let failed = Command::new(env!("CARGO_BIN_EXE_tributary"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args([
+            "orgs",
+            "add-member",
+            "--slug",
+            "acme",
+            "--email",
+            "nobody@example.com",
+        ])
+        .output()
+        .unwrap();
+    assert!(!failed.status.success());
+    assert!(
+        String::from_utf8_lossy(&failed.stderr).contains("no user with email nobody@example.com")
+    );
 }

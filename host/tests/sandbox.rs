@@ -12,7 +12,7 @@ use axum::http::HeaderMap;
 use axum::response::Redirect;
 use axum::routing::get;
 use common::*;
-use tributary::api::{AppState, app};
+use tributary::api::app;
 use tributary::bindings::PluginError;
 use tributary::credentials::{Credential, Kind};
 use tributary::runtime::{CallError, Integration, Limits};
@@ -57,11 +57,7 @@ async fn setup() -> (TestHost, std::net::SocketAddr) {
         "{:?}",
         t.runtime.files()
     );
-    let state = AppState {
-        runtime: t.runtime.clone(),
-        admin_token: Arc::new("admin".into()),
-    };
-    let addr = serve(app(state)).await;
+    let addr = serve(app(t.state())).await;
     (t, addr)
 }
 

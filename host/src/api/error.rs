@@ -1,28 +1,37 @@
 //! The one API error type: a stable machine-readable code, a clear message, the right
-//! status, and never internal details.
+//! status, and never internal details or secrets.
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::runtime::LoadError;
+use crate::runtime::{CallError, LoadError};
 
 /// Every error the REST API returns, as `{"error": {"code", "message"}}`.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// Missing or wrong credentials.
-    #[error("missing or invalid bearer token")]
+    #[error("missing or invalid API key")]
     Unauthorized,
-    /// Nothing here.
+    /// Authenticated, but not allowed.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Nothing here (or nothing the caller may see).
     #[error("{0}")]
     NotFound(String),
     /// The request is wrong; the message says how.
     #[error("{0}")]
     BadRequest(String),
+    /// The request conflicts with the current state.
+    #[error("{0}")]
+    Conflict(String),
     /// A plugin file was refused.
     #[error(transparent)]
     PluginRefused(#[from] LoadError),
+    /// The provider's plugin failed or refused (connect, check).
+    #[error(transparent)]
+    Plugin(#[from] CallError),
     /// A bug or an outage; details go to the log only.
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
@@ -33,23 +42,35 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::Unauthorized => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::BadRequest(_) => "bad_request",
+            ApiError::Conflict(_) => "conflict",
             ApiError::PluginRefused(LoadError::WitVersion { .. }) => "plugin_wit_version",
             ApiError::PluginRefused(LoadError::Duplicate { .. }) => "plugin_duplicate",
             ApiError::PluginRefused(_) => "plugin_invalid",
+            ApiError::Plugin(e) => e.code(),
             ApiError::Internal(_) => "internal",
         }
     }
 
     fn status(&self) -> StatusCode {
+        use crate::bindings::PluginError as P;
         match self {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PluginRefused(LoadError::Duplicate { .. }) => StatusCode::CONFLICT,
             ApiError::PluginRefused(LoadError::Io(_)) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::PluginRefused(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Plugin(CallError::NotInstalled(_)) => StatusCode::NOT_FOUND,
+            ApiError::Plugin(CallError::Plugin(
+                P::Unauthorized(_) | P::InvalidConfig(_) | P::InvalidInput(_) | P::NotFound(_),
+            )) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Plugin(CallError::Plugin(P::RateLimited(_))) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Plugin(_) => StatusCode::BAD_GATEWAY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 
 use super::AppState;
 
-/// Report health; 503 when the database is unreachable.
+/// Liveness, database reachability and the number of loaded plugins; 503 when the database is unreachable.
+#[utoipa::path(get, path = "/health", tag = "health", security(()), responses((status = 200, description = "Healthy"), (status = 503, description = "Database unreachable")))]
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let db_ok = state.runtime.services().db.ping().await;
     let status = if db_ok {

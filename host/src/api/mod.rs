@@ -1,74 +1,138 @@
-//! The REST API: `app(state)` builds the router; one module per resource.
+//! The REST API: `app(state)` builds the router and its OpenAPI document from the same
+//! route list (utoipa-axum), so the document cannot drift from the routes. One module per
+//! resource.
 
+mod admin;
+pub mod auth;
+mod connect;
 mod error;
 mod health;
+pub mod integrations;
 mod plugins;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::header::AUTHORIZATION;
-use axum::middleware::{self, Next};
-use axum::response::Response;
-use axum::routing::{get, put};
-use subtle::ConstantTimeEq;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use error::ApiError;
 pub use plugins::PluginView;
 
+use crate::crypto::Keyring;
+use crate::db::Db;
 use crate::runtime::Runtime;
+use crate::vault::Vault;
 
 /// Largest request body outside plugin uploads.
 pub const MAX_BODY: usize = 1 << 20;
 /// Largest plugin upload.
 pub const MAX_PLUGIN_UPLOAD: usize = 64 << 20;
 
+/// Public addresses the API puts in links.
+#[derive(Debug, Clone)]
+pub struct Urls {
+    /// Base URL of this server as browsers and providers reach it (OAuth redirect URIs).
+    pub public: String,
+    /// Where the browser lands after an OAuth callback.
+    pub frontend: String,
+}
+
 /// Shared state of every handler.
 #[derive(Clone)]
 pub struct AppState {
     /// The plugin runtime (and through it the host services).
     pub runtime: Runtime,
-    /// Bearer token for `/api/admin/*` until accounts and roles exist.
-    pub admin_token: Arc<String>,
+    /// Sealed credentials.
+    pub vault: Arc<Vault>,
+    /// Encryption keys.
+    pub keyring: Arc<Keyring>,
+    /// Public URLs.
+    pub urls: Arc<Urls>,
 }
 
-async fn require_admin(
-    State(state): State<AppState>,
-    req: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    let given = req
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    if given.is_empty() || !bool::from(given.as_bytes().ct_eq(state.admin_token.as_bytes())) {
-        return Err(ApiError::Unauthorized);
+impl AppState {
+    /// The database.
+    pub fn db(&self) -> &Db {
+        &self.runtime.services().db
     }
-    Ok(next.run(req).await)
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Tributary", description = "Sync knowledge from the services you use into a searchable index."),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+        };
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        openapi.security = Some(vec![SecurityRequirement::new(
+            "api_key",
+            Vec::<String>::new(),
+        )]);
+    }
+}
+
+/// The documented routes and their OpenAPI document.
+pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    use self::{admin as a, connect as c, integrations as i, plugins as p};
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(i::list_available))
+        .routes(routes!(i::list_connected))
+        .routes(routes!(i::get_details, i::delete_integration))
+        .routes(routes!(c::post_connect))
+        .routes(routes!(c::get_callback))
+        .routes(routes!(i::put_config))
+        .routes(routes!(i::post_sync))
+        .routes(routes!(i::post_pause))
+        .routes(routes!(i::post_resume))
+        .routes(routes!(i::org_list_available))
+        .routes(routes!(i::org_list_connected))
+        .routes(routes!(i::org_get_details, i::org_delete_integration))
+        .routes(routes!(c::org_post_connect))
+        .routes(routes!(c::org_get_callback))
+        .routes(routes!(i::org_put_config))
+        .routes(routes!(i::org_post_sync))
+        .routes(routes!(i::org_post_pause))
+        .routes(routes!(i::org_post_resume))
+        .routes(routes!(a::get_registry))
+        .routes(routes!(a::put_registry))
+        .routes(routes!(a::get_sync_jobs))
+        .routes(routes!(a::get_sync_job))
+        .routes(routes!(a::get_stats))
+        .routes(routes!(a::get_oauth_client, a::put_oauth_client))
+        .routes(routes!(p::list, p::install))
+        .routes(routes!(p::show, p::remove))
+        .routes(routes!(p::get_settings, p::put_settings))
+        .routes(routes!(health::health))
+        .split_for_parts()
 }
 
 /// The application router.
 pub fn app(state: AppState) -> Router {
-    let admin = Router::new()
+    let (router, doc) = routes();
+    let doc = Arc::new(doc);
+    router
         .route(
-            "/plugins",
-            get(plugins::list)
-                .post(plugins::install)
-                .layer(DefaultBodyLimit::max(MAX_PLUGIN_UPLOAD)),
+            "/api/openapi.json",
+            get(move || async move { axum::Json(doc.as_ref().clone()) }),
         )
-        .route("/plugins/{id}", get(plugins::show).delete(plugins::remove))
-        .route(
-            "/providers/{id}/settings",
-            put(plugins::put_settings).get(plugins::get_settings),
-        )
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
-    Router::new()
-        .route("/health", get(health::health))
-        .nest("/api/admin", admin)
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
+        // Plugin uploads read their (larger) body themselves, capped at MAX_PLUGIN_UPLOAD.
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)

@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::auth::Admin;
 use super::{ApiError, AppState};
 use crate::bindings::Manifest;
 use crate::bindings::api::{Auth, Category, FieldKind, Permission};
@@ -121,8 +122,9 @@ impl PluginView {
     }
 }
 
-/// `GET /api/admin/plugins`: loaded plugins and the state of every file.
-pub async fn list(State(state): State<AppState>) -> Json<Value> {
+/// Loaded plugins and the state of every plugin file.
+#[utoipa::path(get, path = "/api/admin/plugins", tag = "plugins", responses((status = 200, description = "Plugins and files")))]
+pub async fn list(State(state): State<AppState>, _admin: Admin) -> Json<Value> {
     let plugins: Vec<PluginView> = state
         .runtime
         .plugins()
@@ -132,9 +134,12 @@ pub async fn list(State(state): State<AppState>) -> Json<Value> {
     Json(json!({ "plugins": plugins, "files": state.runtime.files() }))
 }
 
-/// `GET /api/admin/plugins/{id}`.
+/// One plugin.
+#[utoipa::path(get, path = "/api/admin/plugins/{id}", tag = "plugins",
+    params(("id" = String, Path, description = "Provider id")), responses((status = 200, description = "Plugin"), (status = 404, description = "Not installed")))]
 pub async fn show(
     State(state): State<AppState>,
+    _admin: Admin,
     Path(id): Path<String>,
 ) -> Result<Json<PluginView>, ApiError> {
     let p = state
@@ -144,11 +149,22 @@ pub async fn show(
     Ok(Json(PluginView::new(&p)))
 }
 
-/// `POST /api/admin/plugins` with the `.wasm` bytes as the body.
+/// Install or replace a plugin: the body is the `.wasm` file.
+#[utoipa::path(post, path = "/api/admin/plugins", tag = "plugins",
+    responses((status = 201, description = "Installed"), (status = 422, description = "Refused, with the reason")))]
 pub async fn install(
     State(state): State<AppState>,
-    body: Bytes,
+    _admin: Admin,
+    body: axum::body::Body,
 ) -> Result<(StatusCode, Json<PluginView>), ApiError> {
+    let body = axum::body::to_bytes(body, super::MAX_PLUGIN_UPLOAD)
+        .await
+        .map_err(|_| {
+            ApiError::BadRequest(format!(
+                "plugins are limited to {} bytes",
+                super::MAX_PLUGIN_UPLOAD
+            ))
+        })?;
     if body.is_empty() {
         return Err(ApiError::BadRequest(
             "send the plugin's .wasm bytes as the request body".into(),
@@ -158,9 +174,12 @@ pub async fn install(
     Ok((StatusCode::CREATED, Json(PluginView::new(&p))))
 }
 
-/// `DELETE /api/admin/plugins/{id}`: the provider becomes unavailable; data is kept.
+/// Remove a plugin: the provider becomes unavailable; its data is kept.
+#[utoipa::path(delete, path = "/api/admin/plugins/{id}", tag = "plugins",
+    params(("id" = String, Path, description = "Provider id")), responses((status = 204, description = "Removed"), (status = 404, description = "Not installed")))]
 pub async fn remove(
     State(state): State<AppState>,
+    _admin: Admin,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     if state.runtime.remove(&id).await? {
@@ -170,17 +189,23 @@ pub async fn remove(
     }
 }
 
-/// `GET /api/admin/providers/{id}/settings`.
+/// A provider's admin settings (base-URL overrides, approved permissions).
+#[utoipa::path(get, path = "/api/admin/providers/{id}/settings", tag = "plugins",
+    params(("id" = String, Path, description = "Provider id")), responses((status = 200, description = "Settings")))]
 pub async fn get_settings(
     State(state): State<AppState>,
+    _admin: Admin,
     Path(id): Path<String>,
 ) -> Json<ProviderSettings> {
     Json(state.runtime.services().settings(&id))
 }
 
-/// `PUT /api/admin/providers/{id}/settings`.
+/// Set a provider's admin settings.
+#[utoipa::path(put, path = "/api/admin/providers/{id}/settings", tag = "plugins",
+    params(("id" = String, Path, description = "Provider id")), responses((status = 200, description = "Saved"), (status = 400, description = "Invalid")))]
 pub async fn put_settings(
     State(state): State<AppState>,
+    _admin: Admin,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<ProviderSettings>, ApiError> {

@@ -69,16 +69,15 @@ impl CallContext {
         &self,
         url: &mut Url,
         headers: &mut HeaderMap,
+        refreshed: bool,
     ) -> Result<(), PluginError> {
-        let id = self.integration_id()?;
-        let cred = self
-            .services
-            .credentials
-            .current(id)
-            .await?
-            .ok_or_else(|| {
+        let cred = if refreshed {
+            self.refresh_credential().await?
+        } else {
+            self.credential().await?.ok_or_else(|| {
                 PluginError::Unauthorized("the integration has no credentials".into())
-            })?;
+            })?
+        };
         let bad =
             |_| PluginError::InvalidConfig("the credential is not a valid header value".into());
         match (&self.manifest.injection, cred.kind) {
@@ -138,12 +137,16 @@ impl CallContext {
         let mut body = req.body.clone();
         let first_origin = egress::origin(&url);
 
-        for hop in 0..=limits.max_redirects {
+        let mut hop = 0;
+        let mut refreshed = false;
+        loop {
             let (mut target, _overridden) = self.admit(&url)?;
             let mut hop_headers = headers.clone();
-            // Credentials go only to the origin the plugin asked for, never to a redirect target elsewhere.
-            if req.authenticate && egress::origin(&url) == first_origin {
-                self.credential_headers(&mut target, &mut hop_headers)
+            // Credentials go only to the origin the plugin asked for, never to a redirect
+            // target elsewhere.
+            let with_credentials = req.authenticate && egress::origin(&url) == first_origin;
+            if with_credentials {
+                self.credential_headers(&mut target, &mut hop_headers, refreshed)
                     .await?;
             }
             let mut builder = self
@@ -157,6 +160,12 @@ impl CallContext {
             }
             let resp = builder.send().await.map_err(|e| classify(&e, &url))?;
             let status = resp.status();
+            // A 401 on our credential: refresh once and repeat the request; a refresh
+            // the provider refuses marks the integration TOKEN_EXPIRED (in the store).
+            if status == reqwest::StatusCode::UNAUTHORIZED && with_credentials && !refreshed {
+                refreshed = true;
+                continue;
+            }
             if status.is_redirection()
                 && let Some(loc) = resp.headers().get(reqwest::header::LOCATION)
             {
@@ -166,10 +175,12 @@ impl CallContext {
                         limits.max_redirects
                     )));
                 }
+                hop += 1;
                 let loc = loc
                     .to_str()
                     .map_err(|_| PluginError::InvalidInput("bad Location header".into()))?;
-                // Relative to what the plugin asked for, so the next hop is checked on its real host.
+                // Relative to what the plugin asked for, so the next hop is checked on its
+                // real host.
                 url = url
                     .join(loc)
                     .map_err(|e| PluginError::InvalidInput(format!("bad redirect {loc:?}: {e}")))?;
@@ -181,7 +192,6 @@ impl CallContext {
             }
             return read_response(resp, limits.max_response_bytes).await;
         }
-        unreachable!("the loop returns on its last hop")
     }
 }
 

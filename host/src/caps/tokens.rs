@@ -40,17 +40,12 @@ impl Host for PluginState {
 
     async fn refresh(&mut self) -> wasmtime::Result<Result<CredentialInfo, PluginError>> {
         let call = self.call.clone();
-        Ok(async move {
-            let id = call.integration_id()?;
-            Ok(info(&call.services.credentials.refresh(id).await?))
-        }
-        .await)
+        Ok(async move { Ok(info(&call.refresh_credential().await?)) }.await)
     }
 
     async fn raw(&mut self) -> wasmtime::Result<Result<String, PluginError>> {
         let call = self.call.clone();
         Ok(async move {
-            let id = call.integration_id()?;
             if !call.manifest.permissions.contains(&Permission::RawToken) {
                 return Err(PluginError::Forbidden(
                     "the manifest does not request `raw-token`".into(),
@@ -66,14 +61,9 @@ impl Host for PluginState {
                     "an admin has not approved `raw-token` for this provider".into(),
                 ));
             }
-            call.services
-                .credentials
-                .current(id)
-                .await?
-                .map(|c| c.secret)
-                .ok_or_else(|| {
-                    PluginError::Unauthorized("the integration has no credentials".into())
-                })
+            call.credential().await?.map(|c| c.secret).ok_or_else(|| {
+                PluginError::Unauthorized("the integration has no credentials".into())
+            })
         }
         .await)
     }

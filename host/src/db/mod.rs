@@ -2,8 +2,12 @@
 //! so. Each backend has its own migrations under `migrations/`; queries use `$n`
 //! placeholders, which both accept.
 
+mod accounts;
+mod integrations;
+mod jobs;
 mod kv;
 mod plugins;
+mod sealed;
 
 use std::path::Path;
 
@@ -11,7 +15,11 @@ use anyhow::Context;
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 
+pub use accounts::{Org, Role, User, hash_key};
+pub use integrations::{Connect, Integration, Owner, RegistryEntry, status};
+pub use jobs::{Stats, SyncJob};
 pub use plugins::PluginFileRow;
+pub use sealed::{CredentialRow, OauthState};
 
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");

@@ -80,6 +80,17 @@ struct Inner {
 #[derive(Clone)]
 pub struct Runtime(Arc<Inner>);
 
+/// A handle that does not keep the runtime alive (for services the runtime owns).
+#[derive(Clone)]
+pub struct WeakRuntime(std::sync::Weak<Inner>);
+
+impl WeakRuntime {
+    /// The runtime, while it exists.
+    pub fn upgrade(&self) -> Option<Runtime> {
+        self.0.upgrade().map(Runtime)
+    }
+}
+
 fn is_plugin_file(path: &Path) -> bool {
     let name = path
         .file_name()
@@ -107,6 +118,11 @@ impl Runtime {
             reload: tokio::sync::Mutex::new(()),
             watcher: std::sync::Mutex::new(None),
         })))
+    }
+
+    /// A handle that does not keep the runtime alive.
+    pub fn downgrade(&self) -> WeakRuntime {
+        WeakRuntime(Arc::downgrade(&self.0))
     }
 
     /// The shared host services.

@@ -20,6 +20,9 @@ pub struct Integration {
     pub id: String,
     /// User settings over the provider's defaults.
     pub config: Vec<(String, String)>,
+    /// A credential being validated before it is stored (connect, OAuth callback); it
+    /// takes the place of the stored one for this call.
+    pub candidate: Option<crate::credentials::Credential>,
 }
 
 impl Integration {
@@ -28,7 +31,14 @@ impl Integration {
         Integration {
             id: id.into(),
             config,
+            candidate: None,
         }
+    }
+
+    /// The same integration, calling with `credential` instead of the stored one.
+    pub fn with_candidate(mut self, credential: crate::credentials::Credential) -> Self {
+        self.candidate = Some(credential);
+        self
     }
 }
 
@@ -58,6 +68,28 @@ impl CallContext {
                     "this call runs outside an integration".into(),
                 )
             })
+    }
+
+    /// The credential for this call: the candidate under validation, else the stored one.
+    pub(crate) async fn credential(
+        &self,
+    ) -> Result<Option<crate::credentials::Credential>, crate::bindings::PluginError> {
+        if let Some(c) = self.integration.as_ref().and_then(|i| i.candidate.clone()) {
+            return Ok(Some(c));
+        }
+        let id = self.integration_id()?;
+        self.services.credentials.current(id).await
+    }
+
+    /// Refresh the credential for this call (a candidate is returned as it is).
+    pub(crate) async fn refresh_credential(
+        &self,
+    ) -> Result<crate::credentials::Credential, crate::bindings::PluginError> {
+        if let Some(c) = self.integration.as_ref().and_then(|i| i.candidate.clone()) {
+            return Ok(c);
+        }
+        let id = self.integration_id()?;
+        self.services.credentials.refresh(id).await
     }
 
     /// The integration's config (empty outside one).

@@ -20,6 +20,7 @@ pub fn component(name: &str) -> PathBuf {
         "hello_v1" => env!("TRIBUTARY_COMPONENT_HELLO_V1"),
         "hello_v2" => env!("TRIBUTARY_COMPONENT_HELLO_V2"),
         "future_wit" => env!("TRIBUTARY_COMPONENT_FUTURE_WIT"),
+        "oauthy" => env!("TRIBUTARY_COMPONENT_OAUTHY"),
         "substack" => env!("TRIBUTARY_PLUGIN_SUBSTACK"),
         other => panic!("unknown component {other}"),
     };
@@ -67,6 +68,21 @@ pub struct TestHost {
 }
 
 impl TestHost {
+    /// Router state over this runtime (its own vault; credentials here come from memory).
+    pub fn state(&self) -> tributary::api::AppState {
+        let keyring = Arc::new(tributary::crypto::Keyring::with_key([9; 32]));
+        let db = self.runtime.services().db.clone();
+        tributary::api::AppState {
+            runtime: self.runtime.clone(),
+            vault: Arc::new(tributary::vault::Vault::new(db, keyring.clone())),
+            keyring,
+            urls: Arc::new(tributary::api::Urls {
+                public: "http://127.0.0.1".into(),
+                frontend: "http://127.0.0.1/".into(),
+            }),
+        }
+    }
+
     pub fn plugins_dir(&self) -> PathBuf {
         self.dir.path().join("plugins")
     }
@@ -184,4 +200,55 @@ pub fn rss(n: usize) -> String {
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>Demo Letter</title><link>https://demo.substack.com</link><description>d</description>{items}</channel></rss>"#
     )
+}
+
+/// A complete host (`Host::open`: SQLite or PostgreSQL, key ring, vault, bundled plugins
+/// and `components`) serving on loopback.
+pub struct Served {
+    pub dir: tempfile::TempDir,
+    pub base: String,
+    pub state: tributary::api::AppState,
+    pub host_rotate: Arc<tributary::server::Host>,
+}
+
+pub async fn serve_host(
+    db_url: Option<String>,
+    components: &[&str],
+    allow_private: bool,
+) -> Served {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
+    for c in components {
+        put_file(
+            &dir.path().join("plugins"),
+            &std::fs::read(component(c)).unwrap(),
+            &format!("{c}.wasm"),
+        );
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let mut config = tributary::server::HostConfig::new(dir.path());
+    config.database_url = db_url;
+    config.allow_private_egress = allow_private;
+    config.public_url = base.clone();
+    config.frontend_url = Some("http://frontend.test/done".into());
+    let host = tributary::server::Host::open(&config).await.unwrap();
+    let state = host.state();
+    let router = tributary::api::app(state.clone());
+    tokio::spawn(async move {
+        axum::serve(listener, router).await.unwrap();
+    });
+    Served {
+        dir,
+        base,
+        state,
+        host_rotate: Arc::new(host),
+    }
+}
+
+/// Create a user (admin or not) and an API key for them.
+pub async fn user_with_key(db: &Db, email: &str, admin: bool) -> (tributary::db::User, String) {
+    let u = db.create_user(email, admin).await.unwrap();
+    let key = db.create_api_key(&u).await.unwrap();
+    (u, key)
 }

@@ -1,0 +1,172 @@
+//! Admin endpoints (platform admins only): the integration registry, sync jobs, stats,
+//! and each provider's OAuth client (the secret is sealed and never shown again).
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::auth::Admin;
+use super::{ApiError, AppState, PluginView};
+use crate::db::RegistryEntry;
+
+/// Body of `PUT /api/admin/integrations/registry/{provider}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryBody {
+    enabled: Option<bool>,
+    allowed_plans: Option<Vec<String>>,
+    default_config: Option<Map<String, Value>>,
+}
+
+/// Body of `PUT /api/admin/providers/{provider}/oauth`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OauthClientBody {
+    client_id: String,
+    client_secret: String,
+}
+
+/// Query of the job list.
+#[derive(Debug, Deserialize)]
+pub struct JobsQuery {
+    limit: Option<i64>,
+    integration_id: Option<String>,
+}
+
+/// Every installed provider with its registry entry.
+#[utoipa::path(get, path = "/api/admin/integrations/registry", tag = "admin", responses((status = 200, description = "Registry")))]
+pub async fn get_registry(
+    State(state): State<AppState>,
+    _admin: Admin,
+) -> Result<Json<Value>, ApiError> {
+    let mut out = Vec::new();
+    for p in state.runtime.plugins() {
+        let entry = state.db().registry_entry(&p.manifest.id).await?;
+        out.push(json!({ "registry": entry, "plugin": PluginView::new(&p) }));
+    }
+    Ok(Json(json!({ "providers": out })))
+}
+
+/// Enable/disable a provider, restrict it to plans, set its default config.
+#[utoipa::path(put, path = "/api/admin/integrations/registry/{provider}", tag = "admin",
+    params(("provider" = String, Path, description = "Provider id")), responses((status = 200, description = "Updated entry")))]
+pub async fn put_registry(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Path(provider): Path<String>,
+    body: Bytes,
+) -> Result<Json<RegistryEntry>, ApiError> {
+    crate::runtime::validate::provider_id(&provider).map_err(ApiError::BadRequest)?;
+    let body: RegistryBody = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
+    let mut entry = state.db().registry_entry(&provider).await?;
+    if let Some(e) = body.enabled {
+        entry.enabled = e;
+    }
+    if let Some(p) = body.allowed_plans {
+        if p.iter().any(|p| p.is_empty() || p.len() > 64) {
+            return Err(ApiError::BadRequest(
+                "plan names are 1..=64 characters".into(),
+            ));
+        }
+        entry.allowed_plans = p;
+    }
+    if let Some(c) = body.default_config {
+        if state.runtime.get(&provider).is_some() {
+            super::integrations::check_config(&state, &provider, &c)?;
+        }
+        entry.default_config = c;
+    }
+    state.db().put_registry_entry(&entry).await?;
+    Ok(Json(entry))
+}
+
+/// Recent sync jobs.
+#[utoipa::path(get, path = "/api/admin/integrations/sync-jobs", tag = "admin", responses((status = 200, description = "Jobs, newest first")))]
+pub async fn get_sync_jobs(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Query(q): Query<JobsQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let jobs = state
+        .db()
+        .sync_jobs(q.integration_id.as_deref(), limit)
+        .await?;
+    Ok(Json(json!({ "jobs": jobs })))
+}
+
+/// One sync job.
+#[utoipa::path(get, path = "/api/admin/integrations/sync-jobs/{job_id}", tag = "admin",
+    params(("job_id" = String, Path, description = "Job id")), responses((status = 200, description = "Job"), (status = 404, description = "No such job")))]
+pub async fn get_sync_job(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Path(job_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let job = state
+        .db()
+        .sync_job(&job_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no job `{job_id}`")))?;
+    Ok(Json(json!(job)))
+}
+
+/// Aggregate stats.
+#[utoipa::path(get, path = "/api/admin/integrations/stats", tag = "admin", responses((status = 200, description = "Stats")))]
+pub async fn get_stats(
+    State(state): State<AppState>,
+    _admin: Admin,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!(state.db().stats().await?)))
+}
+
+/// Set a provider's OAuth client id and secret (the secret is sealed at rest).
+#[utoipa::path(put, path = "/api/admin/providers/{provider}/oauth", tag = "admin",
+    params(("provider" = String, Path, description = "Provider id")), responses((status = 200, description = "Saved (secret not echoed)")))]
+pub async fn put_oauth_client(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Path(provider): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    crate::runtime::validate::provider_id(&provider).map_err(ApiError::BadRequest)?;
+    let body: OauthClientBody = serde_json::from_slice(&body)
+        .map_err(|_| ApiError::BadRequest("expected {\"client_id\", \"client_secret\"}".into()))?;
+    if body.client_id.is_empty()
+        || body.client_secret.is_empty()
+        || body.client_id.len() > 512
+        || body.client_secret.len() > 4096
+    {
+        return Err(ApiError::BadRequest(
+            "client_id and client_secret must be non-empty".into(),
+        ));
+    }
+    let sealed = state.keyring.seal(
+        &format!("oauth-client:{provider}"),
+        body.client_secret.as_bytes(),
+    )?;
+    state
+        .db()
+        .put_oauth_client(&provider, &body.client_id, &sealed)
+        .await?;
+    Ok(Json(
+        json!({ "provider": provider, "client_id": body.client_id, "client_secret_set": true }),
+    ))
+}
+
+/// A provider's OAuth client id (never the secret).
+#[utoipa::path(get, path = "/api/admin/providers/{provider}/oauth", tag = "admin",
+    params(("provider" = String, Path, description = "Provider id")), responses((status = 200, description = "Client id")))]
+pub async fn get_oauth_client(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Path(provider): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let client = state.db().oauth_client(&provider).await?;
+    Ok(Json(
+        json!({ "provider": provider, "client_id": client.as_ref().map(|c| c.0.clone()), "client_secret_set": client.is_some() }),
+    ))
+}

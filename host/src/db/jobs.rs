@@ -1,0 +1,173 @@
+//! Sync-job records: created by a manual sync (the sync engine runs them), listed and
+//! shown to admins, summed up in the stats.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{Db, now_ms};
+
+/// One sync job as recorded.
+#[derive(Debug, Clone, Serialize)]
+pub struct SyncJob {
+    /// Id.
+    pub id: String,
+    /// Integration.
+    pub integration_id: String,
+    /// Provider.
+    pub provider: String,
+    /// `full`, `incremental` or `webhook`.
+    pub mode: String,
+    /// `manual`, `schedule` or `webhook`.
+    pub trigger: String,
+    /// `PENDING`, `RUNNING`, `COMPLETED`, `FAILED`, `CANCELLED`.
+    pub status: String,
+    /// Created, ms.
+    pub created_at: i64,
+    /// Started, ms.
+    pub started_at: Option<i64>,
+    /// Finished, ms.
+    pub completed_at: Option<i64>,
+    /// Resources found.
+    pub resources_found: i64,
+    /// Resources synced.
+    pub resources_synced: i64,
+    /// Resources failed.
+    pub resources_failed: i64,
+    /// Checkpointed cursor.
+    pub cursor: Option<String>,
+    /// Error message.
+    pub error_message: Option<String>,
+}
+
+const COLUMNS: &str = "id, integration_id, provider, mode, trigger, status, created_at, started_at, completed_at, \
+    resources_found, resources_synced, resources_failed, cursor, error_message";
+
+fn job(r: &sqlx::any::AnyRow) -> SyncJob {
+    SyncJob {
+        id: r.get(0),
+        integration_id: r.get(1),
+        provider: r.get(2),
+        mode: r.get(3),
+        trigger: r.get(4),
+        status: r.get(5),
+        created_at: r.get(6),
+        started_at: r.get(7),
+        completed_at: r.get(8),
+        resources_found: r.get(9),
+        resources_synced: r.get(10),
+        resources_failed: r.get(11),
+        cursor: r.get(12),
+        error_message: r.get(13),
+    }
+}
+
+/// Aggregates for the admin dashboard.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stats {
+    /// Integrations by status.
+    pub integrations_by_status: std::collections::BTreeMap<String, i64>,
+    /// Jobs by status.
+    pub jobs_by_status: std::collections::BTreeMap<String, i64>,
+    /// Completed / (completed + failed), when any finished.
+    pub success_rate: Option<f64>,
+}
+
+impl Db {
+    /// Queue a sync job unless one is already pending or running for the integration;
+    /// returns the job that is queued either way.
+    pub async fn request_sync(
+        &self,
+        integration_id: &str,
+        provider: &str,
+        mode: &str,
+        trigger: &str,
+    ) -> anyhow::Result<SyncJob> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM sync_jobs WHERE integration_id = $1 AND status IN ('PENDING', 'RUNNING') ORDER BY created_at LIMIT 1"
+        );
+        if let Some(r) = sqlx::query(&sql)
+            .bind(integration_id)
+            .fetch_optional(self.pool())
+            .await?
+        {
+            return Ok(job(&r));
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        sqlx::query(
+            "INSERT INTO sync_jobs (id, integration_id, provider, mode, trigger, status, created_at) \
+             VALUES ($1, $2, $3, $4, $5, 'PENDING', $6)",
+        )
+        .bind(&id)
+        .bind(integration_id)
+        .bind(provider)
+        .bind(mode)
+        .bind(trigger)
+        .bind(now_ms())
+        .execute(self.pool())
+        .await?;
+        self.sync_job(&id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("job vanished"))
+    }
+
+    /// One job.
+    pub async fn sync_job(&self, id: &str) -> anyhow::Result<Option<SyncJob>> {
+        let sql = format!("SELECT {COLUMNS} FROM sync_jobs WHERE id = $1");
+        Ok(sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .as_ref()
+            .map(job))
+    }
+
+    /// The most recent jobs, optionally of one integration.
+    pub async fn sync_jobs(
+        &self,
+        integration_id: Option<&str>,
+        limit: i64,
+    ) -> anyhow::Result<Vec<SyncJob>> {
+        let rows = match integration_id {
+            Some(i) => {
+                let sql = format!(
+                    "SELECT {COLUMNS} FROM sync_jobs WHERE integration_id = $1 ORDER BY created_at DESC LIMIT $2"
+                );
+                sqlx::query(&sql)
+                    .bind(i)
+                    .bind(limit)
+                    .fetch_all(self.pool())
+                    .await?
+            }
+            None => {
+                let sql =
+                    format!("SELECT {COLUMNS} FROM sync_jobs ORDER BY created_at DESC LIMIT $1");
+                sqlx::query(&sql).bind(limit).fetch_all(self.pool()).await?
+            }
+        };
+        Ok(rows.iter().map(job).collect())
+    }
+
+    /// Aggregate stats.
+    pub async fn stats(&self) -> anyhow::Result<Stats> {
+        let count = |sql: &'static str| async move {
+            let rows = sqlx::query(sql).fetch_all(self.pool()).await?;
+            anyhow::Ok(
+                rows.iter()
+                    .map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1)))
+                    .collect::<std::collections::BTreeMap<_, _>>(),
+            )
+        };
+        let integrations_by_status =
+            count("SELECT status, COUNT(*) FROM integrations GROUP BY status").await?;
+        let jobs_by_status =
+            count("SELECT status, COUNT(*) FROM sync_jobs GROUP BY status").await?;
+        let done = jobs_by_status.get("COMPLETED").copied().unwrap_or(0);
+        let failed = jobs_by_status.get("FAILED").copied().unwrap_or(0);
+        let success_rate = (done + failed > 0).then(|| done as f64 / (done + failed) as f64);
+        Ok(Stats {
+            integrations_by_status,
+            jobs_by_status,
+            success_rate,
+        })
+    }
+}

@@ -1,0 +1,229 @@
+//! OAuth 2.0 with the `oauth2` crate, driven by the plugin manifest (endpoints, scopes,
+//! PKCE, client authentication) and the client id/secret an admin configured.
+
+use oauth2::basic::BasicClient;
+use oauth2::{
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, RefreshToken, Scope, TokenResponse, TokenUrl,
+};
+use url::Url;
+
+use crate::bindings::Manifest;
+use crate::bindings::api::{Auth, ClientAuth, Oauth2};
+use crate::crypto::Keyring;
+use crate::db::now_ms;
+use crate::services::Services;
+
+/// Tokens from a code exchange or a refresh.
+#[derive(Clone)]
+pub struct TokenSet {
+    /// Access token.
+    pub access: String,
+    /// Refresh token, when the provider issued one.
+    pub refresh: Option<String>,
+    /// Expiry, ms since the epoch.
+    pub expires_at: Option<i64>,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+}
+
+/// Why an OAuth step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OauthError {
+    /// The provider has no OAuth configuration or the admin set no client.
+    #[error("{0}")]
+    NotConfigured(String),
+    /// The provider refused (bad code, revoked refresh token, ...).
+    #[error("the provider refused: {0}")]
+    Refused(String),
+    /// Network or server trouble.
+    #[error("the token endpoint failed: {0}")]
+    Transient(String),
+}
+
+/// The manifest's OAuth settings, or an error naming the provider.
+pub fn settings(manifest: &Manifest) -> Result<&Oauth2, OauthError> {
+    match &manifest.auth {
+        Auth::Oauth2(o) => Ok(o),
+        _ => Err(OauthError::NotConfigured(format!(
+            "provider `{}` does not use OAuth",
+            manifest.id
+        ))),
+    }
+}
+
+/// The client id and secret for a provider: set through the admin API (sealed in the
+/// database), else `TRIBUTARY_OAUTH_<PROVIDER>__CLIENT_ID` / `__CLIENT_SECRET`.
+pub async fn client_credentials(
+    services: &Services,
+    keyring: &Keyring,
+    provider: &str,
+) -> Result<(String, String), OauthError> {
+    let stored = services
+        .db
+        .oauth_client(provider)
+        .await
+        .map_err(|e| OauthError::Transient(e.to_string()))?;
+    if let Some((id, sealed)) = stored {
+        let secret = keyring
+            .open_sealed(&format!("oauth-client:{provider}"), &sealed)
+            .map_err(|e| {
+                OauthError::NotConfigured(format!("cannot open the client secret: {e}"))
+            })?;
+        return Ok((id, String::from_utf8_lossy(&secret).into_owned()));
+    }
+    let var = |suffix: &str| {
+        std::env::var(format!(
+            "TRIBUTARY_OAUTH_{}__{suffix}",
+            provider.to_ascii_uppercase()
+        ))
+        .ok()
+    };
+    match (var("CLIENT_ID"), var("CLIENT_SECRET")) {
+        (Some(id), Some(secret)) => Ok((id, secret)),
+        _ => Err(OauthError::NotConfigured(format!(
+            "an admin has not configured the OAuth client of `{provider}`"
+        ))),
+    }
+}
+
+/// An endpoint URL with the admin's base-URL override applied.
+fn endpoint(services: &Services, provider: &str, raw: &str) -> Result<Url, OauthError> {
+    let url = Url::parse(raw)
+        .map_err(|e| OauthError::NotConfigured(format!("bad OAuth endpoint {raw:?}: {e}")))?;
+    Ok(crate::egress::apply_override(&url, &services.settings(provider).base_urls).unwrap_or(url))
+}
+
+type ReadyClient = oauth2::Client<
+    oauth2::basic::BasicErrorResponse,
+    oauth2::basic::BasicTokenResponse,
+    oauth2::basic::BasicTokenIntrospectionResponse,
+    oauth2::StandardRevocableToken,
+    oauth2::basic::BasicRevocationErrorResponse,
+    oauth2::EndpointSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointSet,
+>;
+
+fn client(
+    services: &Services,
+    manifest: &Manifest,
+    creds: (String, String),
+    redirect: &str,
+) -> Result<ReadyClient, OauthError> {
+    let o = settings(manifest)?;
+    let bad = |e: url::ParseError| OauthError::NotConfigured(e.to_string());
+    let auth = endpoint(services, &manifest.id, &o.authorize_url)?;
+    let token = endpoint(services, &manifest.id, &o.token_url)?;
+    Ok(BasicClient::new(ClientId::new(creds.0))
+        .set_client_secret(ClientSecret::new(creds.1))
+        .set_auth_uri(AuthUrl::from_url(auth))
+        .set_token_uri(TokenUrl::from_url(token))
+        .set_redirect_uri(RedirectUrl::new(redirect.to_string()).map_err(bad)?)
+        .set_auth_type(match o.client_auth {
+            ClientAuth::Basic => AuthType::BasicAuth,
+            ClientAuth::RequestBody => AuthType::RequestBody,
+        }))
+}
+
+/// The URL to send the user to, the state to remember and the PKCE verifier (empty
+/// when the manifest does not use PKCE).
+pub fn authorize(
+    services: &Services,
+    manifest: &Manifest,
+    creds: (String, String),
+    redirect: &str,
+) -> Result<(String, String, String), OauthError> {
+    let o = settings(manifest)?;
+    let c = client(services, manifest, creds, redirect)?;
+    let mut req = c.authorize_url(CsrfToken::new_random);
+    for s in &o.scopes {
+        req = req.add_scope(Scope::new(s.clone()));
+    }
+    for (k, v) in &o.extra_params {
+        req = req.add_extra_param(k.clone(), v.clone());
+    }
+    let mut verifier = String::new();
+    if o.pkce {
+        let (challenge, v) = PkceCodeChallenge::new_random_sha256();
+        req = req.set_pkce_challenge(challenge);
+        verifier = v.secret().clone();
+    }
+    let (url, state) = req.url();
+    Ok((url.to_string(), state.secret().clone(), verifier))
+}
+
+fn token_set<T: TokenResponse>(
+    t: &T,
+    previous_refresh: Option<String>,
+    requested: &[String],
+) -> TokenSet {
+    TokenSet {
+        access: t.access_token().secret().clone(),
+        // A provider that does not rotate refresh tokens omits it: keep the old one.
+        refresh: t
+            .refresh_token()
+            .map(|r| r.secret().clone())
+            .or(previous_refresh),
+        expires_at: t.expires_in().map(|d| now_ms() + d.as_millis() as i64),
+        scopes: t
+            .scopes()
+            .map(|s| s.iter().map(|s| s.to_string()).collect())
+            .unwrap_or_else(|| requested.to_vec()),
+    }
+}
+
+fn classify<E: std::error::Error>(
+    e: oauth2::RequestTokenError<E, oauth2::basic::BasicErrorResponse>,
+) -> OauthError {
+    match e {
+        oauth2::RequestTokenError::ServerResponse(r) => OauthError::Refused(r.error().to_string()),
+        oauth2::RequestTokenError::Request(r) => OauthError::Transient(r.to_string()),
+        oauth2::RequestTokenError::Parse(p, _) => {
+            OauthError::Transient(format!("unreadable token response: {p}"))
+        }
+        oauth2::RequestTokenError::Other(o) => OauthError::Transient(o),
+    }
+}
+
+/// Exchange an authorization code.
+pub async fn exchange(
+    services: &Services,
+    manifest: &Manifest,
+    creds: (String, String),
+    redirect: &str,
+    code: &str,
+    verifier: &str,
+) -> Result<TokenSet, OauthError> {
+    let c = client(services, manifest, creds, redirect)?;
+    let mut req = c.exchange_code(AuthorizationCode::new(code.to_string()));
+    if !verifier.is_empty() {
+        req = req.set_pkce_verifier(PkceCodeVerifier::new(verifier.to_string()));
+    }
+    let t = req.request_async(&services.http).await.map_err(classify)?;
+    Ok(token_set(&t, None, &settings(manifest)?.scopes))
+}
+
+/// Use a refresh token.
+pub async fn refresh(
+    services: &Services,
+    manifest: &Manifest,
+    creds: (String, String),
+    refresh_token: &str,
+) -> Result<TokenSet, OauthError> {
+    // The redirect URI plays no part in a refresh; the client type needs one.
+    let c = client(services, manifest, creds, "http://localhost/")?;
+    let token = RefreshToken::new(refresh_token.to_string());
+    let t = c
+        .exchange_refresh_token(&token)
+        .request_async(&services.http)
+        .await
+        .map_err(classify)?;
+    Ok(token_set(
+        &t,
+        Some(refresh_token.to_string()),
+        &settings(manifest)?.scopes,
+    ))
+}
