@@ -2,13 +2,13 @@
 //! and each provider's OAuth client (the secret is sealed and never shown again).
 
 use axum::Json;
-use axum::body::Bytes;
+
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::auth::Admin;
-use super::{ApiError, AppState, PluginView};
+use super::{ApiError, AppState, Payload, PluginView};
 use crate::db::RegistryEntry;
 
 /// Body of `PUT /api/admin/integrations/registry/{provider}`.
@@ -56,7 +56,7 @@ pub async fn put_registry(
     State(state): State<AppState>,
     _admin: Admin,
     Path(provider): Path<String>,
-    body: Bytes,
+    body: Payload,
 ) -> Result<Json<RegistryEntry>, ApiError> {
     crate::runtime::validate::provider_id(&provider).map_err(ApiError::BadRequest)?;
     let body: RegistryBody = serde_json::from_slice(&body)
@@ -130,7 +130,7 @@ pub async fn put_oauth_client(
     State(state): State<AppState>,
     _admin: Admin,
     Path(provider): Path<String>,
-    body: Bytes,
+    body: Payload,
 ) -> Result<Json<Value>, ApiError> {
     crate::runtime::validate::provider_id(&provider).map_err(ApiError::BadRequest)?;
     let body: OauthClientBody = serde_json::from_slice(&body)

@@ -3,7 +3,7 @@
 //! validated POST with an API key or user name and password.
 
 use axum::Json;
-use axum::body::Bytes;
+
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::auth::{Access, Caller, scope};
 use super::integrations::{check_config, optional_json, view};
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, Payload};
 use crate::bindings::api::Auth;
 use crate::credentials::{Credential, Kind};
 use crate::db::{Connect, OauthState, Owner, now_ms};
@@ -365,7 +365,7 @@ pub async fn post_connect(
     State(state): State<AppState>,
     caller: Caller,
     Path(provider): Path<String>,
-    body: Bytes,
+    body: Payload,
 ) -> Result<Response, ApiError> {
     connect(state, caller, None, provider, optional_json(&body)?).await
 }
@@ -378,7 +378,7 @@ pub async fn org_post_connect(
     State(state): State<AppState>,
     caller: Caller,
     Path((slug, provider)): Path<(String, String)>,
-    body: Bytes,
+    body: Payload,
 ) -> Result<Response, ApiError> {
     connect(state, caller, Some(slug), provider, optional_json(&body)?).await
 }

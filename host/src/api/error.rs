@@ -26,6 +26,9 @@ pub enum ApiError {
     /// The request conflicts with the current state.
     #[error("{0}")]
     Conflict(String),
+    /// The body is larger than the endpoint accepts.
+    #[error("the request body is larger than {0} bytes")]
+    TooLarge(usize),
     /// A plugin file was refused.
     #[error(transparent)]
     PluginRefused(#[from] LoadError),
@@ -46,6 +49,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Conflict(_) => "conflict",
+            ApiError::TooLarge(_) => "payload_too_large",
             ApiError::PluginRefused(LoadError::WitVersion { .. }) => "plugin_wit_version",
             ApiError::PluginRefused(LoadError::Duplicate { .. }) => "plugin_duplicate",
             ApiError::PluginRefused(_) => "plugin_invalid",
@@ -62,6 +66,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::PluginRefused(LoadError::Duplicate { .. }) => StatusCode::CONFLICT,
             ApiError::PluginRefused(LoadError::Io(_)) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::PluginRefused(_) => StatusCode::UNPROCESSABLE_ENTITY,

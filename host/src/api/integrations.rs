@@ -263,7 +263,7 @@ macro_rules! pair {
             State($state): State<AppState>,
             $caller: Caller,
             Path($provider): Path<String>,
-            $body: axum::body::Bytes,
+            $body: super::Payload,
         ) -> Result<axum::response::Response, ApiError> {
             let $org_arg: Option<String> = None;
             use axum::response::IntoResponse;
@@ -278,7 +278,7 @@ macro_rules! pair {
             State($state): State<AppState>,
             $caller: Caller,
             Path((slug, $provider)): Path<(String, String)>,
-            $body: axum::body::Bytes,
+            $body: super::Payload,
         ) -> Result<axum::response::Response, ApiError> {
             let $org_arg = Some(slug);
             use axum::response::IntoResponse;

@@ -3,6 +3,7 @@
 //! resource.
 
 mod admin;
+mod body;
 pub mod auth;
 mod connect;
 mod error;
@@ -19,6 +20,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub use body::Payload;
 pub use error::ApiError;
 pub use plugins::PluginView;
 

@@ -2,14 +2,14 @@
 //! `/api/admin/providers/{id}/settings`: base-URL overrides and approved permissions.
 
 use axum::Json;
-use axum::body::Bytes;
+
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::auth::Admin;
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, Payload};
 use crate::bindings::Manifest;
 use crate::bindings::api::{Auth, Category, FieldKind, Permission};
 use crate::runtime::LoadedPlugin;
@@ -207,7 +207,7 @@ pub async fn put_settings(
     State(state): State<AppState>,
     _admin: Admin,
     Path(id): Path<String>,
-    body: Bytes,
+    body: Payload,
 ) -> Result<Json<ProviderSettings>, ApiError> {
     crate::runtime::validate::provider_id(&id).map_err(ApiError::BadRequest)?;
     let settings: ProviderSettings = serde_json::from_slice(&body)
