@@ -20,7 +20,11 @@ struct World {
 }
 
 async fn world() -> World {
-    let served = serve_host(None, &["misbehave"], false).await;
+    world_on(None).await
+}
+
+async fn world_on(db_url: Option<String>) -> World {
+    let served = serve_host(db_url, &["misbehave"], false).await;
     let db = served.state.db().clone();
     let (owner_u, owner) = user_with_key(&db, "owner@acme.test", false).await;
     let (admin_u, org_admin) = user_with_key(&db, "admin@acme.test", false).await;
@@ -60,7 +64,16 @@ impl World {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn works_when_each_role_gets_exactly_its_rights() {
-    let w = world().await;
+    matrix(world().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn works_when_each_role_gets_exactly_its_rights_on_postgres() {
+    let Some(url) = fresh_postgres().await else { return };
+    matrix(world_on(Some(url)).await).await;
+}
+
+async fn matrix(w: World) {
     let roles: [(&str, Option<&str>); 6] = [
         ("owner", Some(&w.owner)),
         ("org admin", Some(&w.org_admin)),
