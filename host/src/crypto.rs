@@ -34,6 +34,9 @@ pub struct Keyring {
     state: RwLock<KeyFile>,
     /// Where the ring is saved; none when the key came from the environment.
     path: Option<PathBuf>,
+    /// Modification time of the key file when last read: another process (`tributary
+    /// keys rotate`) may rotate while this one runs, and this one must follow.
+    loaded: std::sync::Mutex<Option<std::time::SystemTime>>,
 }
 
 fn key_id(key: &[u8]) -> String {
@@ -65,6 +68,7 @@ impl Keyring {
             return Ok(Keyring {
                 state: RwLock::new(KeyFile { active: id, keys }),
                 path: None,
+                loaded: Default::default(),
             });
         }
         let path = data_dir.join("keys.json");
@@ -81,9 +85,11 @@ impl Keyring {
             crate::server::write_private(&path, serde_json::to_string_pretty(&file)?.as_bytes())?;
             file
         };
+        let loaded = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
         Ok(Keyring {
             state: RwLock::new(ring),
             path: Some(path),
+            loaded: std::sync::Mutex::new(loaded),
         })
     }
 
@@ -96,6 +102,31 @@ impl Keyring {
                 keys: BTreeMap::from([(id, hex::encode(key))]),
             }),
             path: None,
+            loaded: Default::default(),
+        }
+    }
+
+    /// Re-read the key file if another process changed it since we read it.
+    fn follow_disk(&self) {
+        let Some(path) = &self.path else { return };
+        let Ok(mtime) = std::fs::metadata(path).and_then(|m| m.modified()) else {
+            return;
+        };
+        let mut loaded = self.loaded.lock().expect("keyring mtime lock");
+        if *loaded == Some(mtime) {
+            return;
+        }
+        match std::fs::read_to_string(path)
+            .map_err(anyhow::Error::from)
+            .and_then(|t| Ok(serde_json::from_str::<KeyFile>(&t)?))
+        {
+            Ok(file) => {
+                *self.state.write().expect("keyring lock") = file;
+                *loaded = Some(mtime);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot re-read keys.json; keeping the keys in memory")
+            }
         }
     }
 
@@ -105,6 +136,15 @@ impl Keyring {
     }
 
     fn cipher(&self, id: &str) -> anyhow::Result<XChaCha20Poly1305> {
+        if !self
+            .state
+            .read()
+            .expect("keyring lock")
+            .keys
+            .contains_key(id)
+        {
+            self.follow_disk();
+        }
         let state = self.state.read().expect("keyring lock");
         let hex_key = state
             .keys
@@ -116,6 +156,7 @@ impl Keyring {
 
     /// Seal `plaintext` under the active key, bound to `context`.
     pub fn seal(&self, context: &str, plaintext: &[u8]) -> anyhow::Result<Sealed> {
+        self.follow_disk();
         let key_id = self.active_id();
         let nonce: [u8; NONCE] = rand::random();
         let ct = self
@@ -172,6 +213,8 @@ impl Keyring {
         crate::server::write_private(&tmp, serde_json::to_string_pretty(&next)?.as_bytes())?;
         std::fs::rename(&tmp, path)?;
         *state = next;
+        *self.loaded.lock().expect("keyring mtime lock") =
+            std::fs::metadata(path).and_then(|m| m.modified()).ok();
         Ok(id)
     }
 }
@@ -189,6 +232,33 @@ mod tests {
             b"tok"
         );
         assert!(!s.bytes.windows(3).any(|w| w == b"tok"));
+    }
+
+    #[test]
+    fn works_when_another_process_rotates_the_key_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = Keyring::open(dir.path()).unwrap();
+        let old = server.seal("c", b"before").unwrap();
+        let cli = Keyring::open(dir.path()).unwrap();
+        // Make the rotation visible even on file systems with coarse timestamps.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let new_id = cli.rotate().unwrap();
+        let resealed = cli.seal("c", b"after").unwrap();
+        assert_eq!(
+            server.open_sealed("c", &resealed).unwrap(),
+            b"after",
+            "the running process follows the rotation"
+        );
+        assert_eq!(
+            server.open_sealed("c", &old).unwrap(),
+            b"before",
+            "old values still open"
+        );
+        assert_eq!(
+            server.seal("c", b"x").unwrap().key_id,
+            new_id,
+            "new values use the new key"
+        );
     }
 
     #[test]

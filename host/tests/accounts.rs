@@ -34,20 +34,49 @@ async fn world_on(db_url: Option<String>) -> World {
     let org = db.create_org("acme", &owner_u).await.unwrap();
     db.set_member(&org, &admin_u, Role::Admin).await.unwrap();
     db.set_member(&org, &member_u, Role::Member).await.unwrap();
-    let w = World { base: served.base.clone(), owner, org_admin, member, stranger, root, _served: served };
+    let w = World {
+        base: served.base.clone(),
+        owner,
+        org_admin,
+        member,
+        stranger,
+        root,
+        _served: served,
+    };
     // The owner connects a personal integration, the org admin one for the org.
-    let c = w.call(Method::POST, "/api/integrations/misbehave/connect", Some(&w.owner), Some(json!({"api_key": "k-owner"}))).await;
+    let c = w
+        .call(
+            Method::POST,
+            "/api/integrations/misbehave/connect",
+            Some(&w.owner),
+            Some(json!({"api_key": "k-owner"})),
+        )
+        .await;
     assert_eq!(c.0, 201, "{}", c.1);
     let c = w
-        .call(Method::POST, "/api/organizations/acme/integrations/misbehave/connect", Some(&w.org_admin), Some(json!({"api_key": "k-org"})))
+        .call(
+            Method::POST,
+            "/api/organizations/acme/integrations/misbehave/connect",
+            Some(&w.org_admin),
+            Some(json!({"api_key": "k-org"})),
+        )
         .await;
     assert_eq!(c.0, 201, "{}", c.1);
     w
 }
 
 impl World {
-    async fn call(&self, method: Method, path: &str, key: Option<&str>, body: Option<Value>) -> (u16, Value) {
-        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
         let mut req = client.request(method, format!("{}{path}", self.base));
         if let Some(k) = key {
             req = req.bearer_auth(k);
@@ -58,7 +87,10 @@ impl World {
         let resp = req.send().await.unwrap();
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 }
 
@@ -69,7 +101,9 @@ async fn works_when_each_role_gets_exactly_its_rights() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn works_when_each_role_gets_exactly_its_rights_on_postgres() {
-    let Some(url) = fresh_postgres().await else { return };
+    let Some(url) = fresh_postgres().await else {
+        return;
+    };
     matrix(world_on(Some(url)).await).await;
 }
 
@@ -82,7 +116,11 @@ async fn matrix(w: World) {
         ("platform admin", Some(&w.root)),
         ("anonymous", None),
     ];
-    let org_read = ["/api/organizations/acme/integrations", "/api/organizations/acme/integrations/connected", "/api/organizations/acme/integrations/misbehave"];
+    let org_read = [
+        "/api/organizations/acme/integrations",
+        "/api/organizations/acme/integrations/connected",
+        "/api/organizations/acme/integrations/misbehave",
+    ];
     for (role, key) in roles {
         for path in org_read {
             let (status, body) = w.call(Method::GET, path, key, None).await;
@@ -93,14 +131,22 @@ async fn matrix(w: World) {
             };
             assert_eq!(status, want, "{role} GET {path}: {body}");
             if status >= 400 {
-                assert!(body["error"]["code"].is_string(), "{role} GET {path}: error shape {body}");
+                assert!(
+                    body["error"]["code"].is_string(),
+                    "{role} GET {path}: error shape {body}"
+                );
             }
         }
         // Writes on the org's integration, in an order that keeps each step valid.
         let writes: [(Method, &str, Option<Value>, u16); 5] = [
             (Method::POST, "/pause", None, 200),
             (Method::POST, "/resume", None, 200),
-            (Method::PUT, "/config", Some(json!({"sync_frequency": "DAILY"})), 200),
+            (
+                Method::PUT,
+                "/config",
+                Some(json!({"sync_frequency": "DAILY"})),
+                200,
+            ),
             (Method::POST, "/sync", Some(json!({"mode": "full"})), 202),
             (Method::DELETE, "", None, 204),
         ];
@@ -116,7 +162,12 @@ async fn matrix(w: World) {
             assert_eq!(status, want, "{role} {method} {path}: {resp}");
         }
         let connect = w
-            .call(Method::POST, "/api/organizations/acme/integrations/misbehave/connect", key, Some(json!({"api_key": "k-org"})))
+            .call(
+                Method::POST,
+                "/api/organizations/acme/integrations/misbehave/connect",
+                key,
+                Some(json!({"api_key": "k-org"})),
+            )
             .await;
         let want = match role {
             "anonymous" => 401,
@@ -127,18 +178,26 @@ async fn matrix(w: World) {
         assert_eq!(connect.0, want, "{role} connect: {}", connect.1);
 
         // Personal routes always address the caller's own integrations.
-        let (status, body) = w.call(Method::GET, "/api/integrations/misbehave", key, None).await;
+        let (status, body) = w
+            .call(Method::GET, "/api/integrations/misbehave", key, None)
+            .await;
         let want = match role {
             "anonymous" => 401,
             "owner" => 200,
             _ => 404,
         };
         assert_eq!(status, want, "{role} GET own integration: {body}");
-        let (status, body) = w.call(Method::GET, "/api/integrations/connected", key, None).await;
+        let (status, body) = w
+            .call(Method::GET, "/api/integrations/connected", key, None)
+            .await;
         if let Some(k) = key {
             assert_eq!(status, 200);
             let n = body["integrations"].as_array().unwrap().len();
-            assert_eq!(n, usize::from(k == w.owner), "{role} sees only their own: {body}");
+            assert_eq!(
+                n,
+                usize::from(k == w.owner),
+                "{role} sees only their own: {body}"
+            );
         }
 
         let admin_reads = [
@@ -159,34 +218,106 @@ async fn matrix(w: World) {
             };
             assert_eq!(status, want, "{role} GET {path}: {body}");
         }
-        let (status, _) = w.call(Method::PUT, "/api/admin/integrations/registry/misbehave", key, Some(json!({"enabled": true}))).await;
-        assert_eq!(status, match role { "anonymous" => 401, "platform admin" => 200, _ => 403 }, "{role} PUT registry");
+        let (status, _) = w
+            .call(
+                Method::PUT,
+                "/api/admin/integrations/registry/misbehave",
+                key,
+                Some(json!({"enabled": true})),
+            )
+            .await;
+        assert_eq!(
+            status,
+            match role {
+                "anonymous" => 401,
+                "platform admin" => 200,
+                _ => 403,
+            },
+            "{role} PUT registry"
+        );
     }
     // The admin sees the jobs the org's admins queued.
-    let (_, jobs) = w.call(Method::GET, "/api/admin/integrations/sync-jobs", Some(&w.root), None).await;
+    let (_, jobs) = w
+        .call(
+            Method::GET,
+            "/api/admin/integrations/sync-jobs",
+            Some(&w.root),
+            None,
+        )
+        .await;
     let job_id = jobs["jobs"][0]["id"].as_str().unwrap().to_string();
-    let (status, job) = w.call(Method::GET, &format!("/api/admin/integrations/sync-jobs/{job_id}"), Some(&w.root), None).await;
+    let (status, job) = w
+        .call(
+            Method::GET,
+            &format!("/api/admin/integrations/sync-jobs/{job_id}"),
+            Some(&w.root),
+            None,
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(job["trigger"], "manual");
-    let (status, _) = w.call(Method::GET, &format!("/api/admin/integrations/sync-jobs/{job_id}"), Some(&w.member), None).await;
+    let (status, _) = w
+        .call(
+            Method::GET,
+            &format!("/api/admin/integrations/sync-jobs/{job_id}"),
+            Some(&w.member),
+            None,
+        )
+        .await;
     assert_eq!(status, 403);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn works_when_the_registry_restricts_providers() {
     let w = world().await;
-    let listed = |body: &Value| body["integrations"].as_array().unwrap().iter().any(|i| i["provider"]["id"] == "misbehave");
-    let (_, body) = w.call(Method::GET, "/api/integrations", Some(&w.stranger), None).await;
+    let listed = |body: &Value| {
+        body["integrations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["provider"]["id"] == "misbehave")
+    };
+    let (_, body) = w
+        .call(Method::GET, "/api/integrations", Some(&w.stranger), None)
+        .await;
     assert!(listed(&body));
-    let (s, _) = w.call(Method::PUT, "/api/admin/integrations/registry/misbehave", Some(&w.root), Some(json!({"allowed_plans": ["pro"]}))).await;
+    let (s, _) = w
+        .call(
+            Method::PUT,
+            "/api/admin/integrations/registry/misbehave",
+            Some(&w.root),
+            Some(json!({"allowed_plans": ["pro"]})),
+        )
+        .await;
     assert_eq!(s, 200);
-    let (_, body) = w.call(Method::GET, "/api/integrations", Some(&w.stranger), None).await;
+    let (_, body) = w
+        .call(Method::GET, "/api/integrations", Some(&w.stranger), None)
+        .await;
     assert!(!listed(&body), "free plan must not see a pro-only provider");
-    let (s, body) = w.call(Method::POST, "/api/integrations/misbehave/connect", Some(&w.stranger), Some(json!({"api_key": "k"}))).await;
-    assert_eq!((s, body["error"]["code"].as_str()), (403, Some("forbidden")));
-    let (s, _) = w.call(Method::PUT, "/api/admin/integrations/registry/misbehave", Some(&w.root), Some(json!({"allowed_plans": [], "enabled": false}))).await;
+    let (s, body) = w
+        .call(
+            Method::POST,
+            "/api/integrations/misbehave/connect",
+            Some(&w.stranger),
+            Some(json!({"api_key": "k"})),
+        )
+        .await;
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (403, Some("forbidden"))
+    );
+    let (s, _) = w
+        .call(
+            Method::PUT,
+            "/api/admin/integrations/registry/misbehave",
+            Some(&w.root),
+            Some(json!({"allowed_plans": [], "enabled": false})),
+        )
+        .await;
     assert_eq!(s, 200);
-    let (_, body) = w.call(Method::GET, "/api/integrations", Some(&w.stranger), None).await;
+    let (_, body) = w
+        .call(Method::GET, "/api/integrations", Some(&w.stranger), None)
+        .await;
     assert!(!listed(&body), "a disabled provider is offered to nobody");
 }
 
@@ -194,24 +325,92 @@ async fn works_when_the_registry_restricts_providers() {
 async fn errors_when_requests_are_malformed() {
     let w = world().await;
     let cases: Vec<(Method, &str, Option<Value>, u16, &str)> = vec![
-        (Method::PUT, "/api/integrations/misbehave/config", Some(json!({"config": {"nope": "x"}})), 400, "bad_request"),
-        (Method::PUT, "/api/integrations/misbehave/config", Some(json!({"storage_strategy": "EVERYTHING"})), 400, "bad_request"),
-        (Method::PUT, "/api/integrations/misbehave/config", Some(json!({"sync_frequency": "HOURLY", "extra": 1})), 400, "bad_request"),
-        (Method::POST, "/api/integrations/misbehave/sync", Some(json!({"mode": "sideways"})), 400, "bad_request"),
-        (Method::POST, "/api/integrations/misbehave/resume", None, 409, "conflict"),
-        (Method::POST, "/api/integrations/nosuch/connect", None, 404, "not_found"),
-        (Method::POST, "/api/integrations/misbehave/connect", Some(json!({})), 400, "bad_request"),
-        (Method::PUT, "/api/admin/integrations/registry/Bad-Id", Some(json!({})), 400, "bad_request"),
-        (Method::PUT, "/api/admin/providers/misbehave/oauth", Some(json!({"client_id": ""})), 400, "bad_request"),
+        (
+            Method::PUT,
+            "/api/integrations/misbehave/config",
+            Some(json!({"config": {"nope": "x"}})),
+            400,
+            "bad_request",
+        ),
+        (
+            Method::PUT,
+            "/api/integrations/misbehave/config",
+            Some(json!({"storage_strategy": "EVERYTHING"})),
+            400,
+            "bad_request",
+        ),
+        (
+            Method::PUT,
+            "/api/integrations/misbehave/config",
+            Some(json!({"sync_frequency": "HOURLY", "extra": 1})),
+            400,
+            "bad_request",
+        ),
+        (
+            Method::POST,
+            "/api/integrations/misbehave/sync",
+            Some(json!({"mode": "sideways"})),
+            400,
+            "bad_request",
+        ),
+        (
+            Method::POST,
+            "/api/integrations/misbehave/resume",
+            None,
+            409,
+            "conflict",
+        ),
+        (
+            Method::POST,
+            "/api/integrations/nosuch/connect",
+            None,
+            404,
+            "not_found",
+        ),
+        (
+            Method::POST,
+            "/api/integrations/misbehave/connect",
+            Some(json!({})),
+            400,
+            "bad_request",
+        ),
+        (
+            Method::PUT,
+            "/api/admin/integrations/registry/Bad-Id",
+            Some(json!({})),
+            400,
+            "bad_request",
+        ),
+        (
+            Method::PUT,
+            "/api/admin/providers/misbehave/oauth",
+            Some(json!({"client_id": ""})),
+            400,
+            "bad_request",
+        ),
     ];
     for (method, path, body, status, code) in cases {
-        let key = if path.starts_with("/api/admin") { &w.root } else { &w.owner };
+        let key = if path.starts_with("/api/admin") {
+            &w.root
+        } else {
+            &w.owner
+        };
         let (s, resp) = w.call(method.clone(), path, Some(key), body).await;
-        assert_eq!((s, resp["error"]["code"].as_str()), (status, Some(code)), "{method} {path}: {resp}");
+        assert_eq!(
+            (s, resp["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{method} {path}: {resp}"
+        );
     }
     // Not JSON at all, and too large: still the API's error shape.
     let client = reqwest::Client::new();
-    let resp = client.put(format!("{}/api/integrations/misbehave/config", w.base)).bearer_auth(&w.owner).body("{not json").send().await.unwrap();
+    let resp = client
+        .put(format!("{}/api/integrations/misbehave/config", w.base))
+        .bearer_auth(&w.owner)
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 400);
     let resp = client
         .put(format!("{}/api/integrations/misbehave/config", w.base))
@@ -221,7 +420,10 @@ async fn errors_when_requests_are_malformed() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 413);
-    assert_eq!(resp.json::<Value>().await.unwrap()["error"]["code"], "payload_too_large");
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"]["code"],
+        "payload_too_large"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -245,12 +447,27 @@ async fn works_when_the_openapi_document_matches_the_router() {
         ("delete", "/api/integrations/{provider}"),
         ("get", "/api/organizations/{slug}/integrations"),
         ("get", "/api/organizations/{slug}/integrations/connected"),
-        ("post", "/api/organizations/{slug}/integrations/{provider}/connect"),
-        ("get", "/api/organizations/{slug}/integrations/{provider}/callback"),
+        (
+            "post",
+            "/api/organizations/{slug}/integrations/{provider}/connect",
+        ),
+        (
+            "get",
+            "/api/organizations/{slug}/integrations/{provider}/callback",
+        ),
         ("get", "/api/organizations/{slug}/integrations/{provider}"),
-        ("put", "/api/organizations/{slug}/integrations/{provider}/config"),
-        ("post", "/api/organizations/{slug}/integrations/{provider}/sync"),
-        ("delete", "/api/organizations/{slug}/integrations/{provider}"),
+        (
+            "put",
+            "/api/organizations/{slug}/integrations/{provider}/config",
+        ),
+        (
+            "post",
+            "/api/organizations/{slug}/integrations/{provider}/sync",
+        ),
+        (
+            "delete",
+            "/api/organizations/{slug}/integrations/{provider}",
+        ),
         ("get", "/api/admin/integrations/registry"),
         ("put", "/api/admin/integrations/registry/{provider}"),
         ("get", "/api/admin/integrations/sync-jobs"),
@@ -262,7 +479,10 @@ async fn works_when_the_openapi_document_matches_the_router() {
         ("get", "/health"),
     ];
     for (method, path) in expected {
-        assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} is not documented");
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} is not documented"
+        );
     }
     // ...and every documented operation is served (never the fallback 404 or a 405).
     let mut n = 0;
@@ -276,7 +496,10 @@ async fn works_when_the_openapi_document_matches_the_router() {
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let (status, body) = w.call(m, &concrete, None, None).await;
             assert!(status != 405, "{method} {path} answered 405");
-            assert!(body["error"]["message"] != "no such endpoint", "{method} {path} is documented but not routed");
+            assert!(
+                body["error"]["message"] != "no such endpoint",
+                "{method} {path} is documented but not routed"
+            );
             n += 1;
         }
     }

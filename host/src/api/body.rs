@@ -13,7 +13,9 @@ impl<S: Send + Sync> FromRequest<S> for Payload {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
-        let body = axum::body::to_bytes(req.into_body(), MAX_BODY).await.map_err(|_| ApiError::TooLarge(MAX_BODY))?;
+        let body = axum::body::to_bytes(req.into_body(), MAX_BODY)
+            .await
+            .map_err(|_| ApiError::TooLarge(MAX_BODY))?;
         Ok(Payload(body))
     }
 }

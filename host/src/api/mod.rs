@@ -3,8 +3,8 @@
 //! resource.
 
 mod admin;
-mod body;
 pub mod auth;
+mod body;
 mod connect;
 mod error;
 mod health;
