@@ -1,5 +1,5 @@
 //! Assembling a host from a data dir: database, services, runtime, bundled plugins,
-//! admin token; and serving the router until shutdown.
+//! key ring, vault; and serving the router until shutdown.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
