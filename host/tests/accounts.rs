@@ -505,3 +505,94 @@ async fn works_when_the_openapi_document_matches_the_router() {
     }
     assert!(n >= 34, "only {n} operations documented");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn works_when_a_basic_auth_account_is_validated_before_it_is_stored() {
+    use axum::http::HeaderMap;
+    use base64::Engine as _;
+    let served = serve_host(None, &["basicky"], false).await;
+    let db = served.state.db().clone();
+    let (_, root) = user_with_key(&db, "root@b.test", true).await;
+    let (_, ada) = user_with_key(&db, "ada@b.test", false).await;
+    let whoami = axum::routing::get(|h: HeaderMap| async move {
+        let good = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("ada:s3cret")
+        );
+        match h.get("authorization").and_then(|v| v.to_str().ok()) {
+            Some(v) if v == good => (
+                axum::http::StatusCode::OK,
+                axum::Json(json!({"user": "ada"})),
+            ),
+            _ => (
+                axum::http::StatusCode::UNAUTHORIZED,
+                axum::Json(json!({"error": "bad credentials"})),
+            ),
+        }
+    });
+    let api = serve(axum::Router::new().route("/whoami", whoami)).await;
+    let w = World {
+        base: served.base.clone(),
+        owner: ada.clone(),
+        org_admin: String::new(),
+        member: String::new(),
+        stranger: String::new(),
+        root: root.clone(),
+        _served: served,
+    };
+    let (s, _) = w
+        .call(
+            Method::PUT,
+            "/api/admin/providers/basicky/settings",
+            Some(&root),
+            Some(json!({"base_urls": {"https://api.basicky.test": format!("http://{api}")}})),
+        )
+        .await;
+    assert_eq!(s, 200);
+
+    let (s, body) = w
+        .call(
+            Method::POST,
+            "/api/integrations/basicky/connect",
+            Some(&ada),
+            Some(json!({"username": "ada", "password": "wrong"})),
+        )
+        .await;
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (422, Some("unauthorized")),
+        "{body}"
+    );
+    assert!(
+        !body.to_string().contains("wrong"),
+        "the password is not echoed: {body}"
+    );
+    let (s, _) = w
+        .call(Method::GET, "/api/integrations/basicky", Some(&ada), None)
+        .await;
+    assert_eq!(s, 404, "a rejected credential connects nothing");
+    let (s, body) = w
+        .call(
+            Method::POST,
+            "/api/integrations/basicky/connect",
+            Some(&ada),
+            Some(json!({"username": "ada"})),
+        )
+        .await;
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (400, Some("bad_request"))
+    );
+
+    let (s, body) = w
+        .call(
+            Method::POST,
+            "/api/integrations/basicky/connect",
+            Some(&ada),
+            Some(json!({"username": "ada", "password": "s3cret"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{body}");
+    assert_eq!(body["account"]["name"], "ada");
+    assert!(!body.to_string().contains("s3cret"));
+}

@@ -364,6 +364,7 @@ async fn errors_when_a_state_is_used_by_someone_else_or_late() {
         owner_id: alice.id.clone(),
         user_id: alice.id.clone(),
         verifier,
+        config: Default::default(),
         expires_at: now_ms() - 1,
     };
     db.insert_oauth_state(&hash, &old).await.unwrap();

@@ -90,6 +90,7 @@ CREATE TABLE oauth_states (
     user_id TEXT NOT NULL,
     key_id TEXT NOT NULL,
     sealed_verifier BYTEA NOT NULL,
+    config TEXT NOT NULL DEFAULT '{}',
     expires_at BIGINT NOT NULL,
     used_at BIGINT
 );

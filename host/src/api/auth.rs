@@ -12,24 +12,27 @@ use crate::db::{Owner, Role, User};
 #[derive(Debug, Clone)]
 pub struct Caller(pub User);
 
+/// The user a request's bearer API key belongs to.
+pub async fn caller(state: &AppState, headers: &axum::http::HeaderMap) -> Result<User, ApiError> {
+    let key = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|k| k.starts_with("trb_") && k.len() < 200)
+        .ok_or(ApiError::Unauthorized)?;
+    state
+        .db()
+        .user_by_api_key(key)
+        .await?
+        .ok_or(ApiError::Unauthorized)
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let key = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|k| k.starts_with("trb_") && k.len() < 200)
-            .ok_or(ApiError::Unauthorized)?;
-        let user = state
-            .db()
-            .user_by_api_key(key)
-            .await?
-            .ok_or(ApiError::Unauthorized)?;
-        Ok(Caller(user))
+        Ok(Caller(caller(state, &parts.headers).await?))
     }
 }
 

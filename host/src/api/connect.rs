@@ -164,6 +164,7 @@ async fn connect(
                 owner_id,
                 user_id: caller.0.id.clone(),
                 verifier: sealed,
+                config,
                 expires_at: now_ms() + STATE_TTL_MS,
             };
             state.db().insert_oauth_state(&hash, &record).await?;

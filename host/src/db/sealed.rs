@@ -34,6 +34,8 @@ pub struct OauthState {
     pub user_id: String,
     /// Sealed PKCE verifier.
     pub verifier: Sealed,
+    /// Settings given when connecting, applied once connected.
+    pub config: serde_json::Map<String, serde_json::Value>,
     /// Expiry, ms.
     pub expires_at: i64,
 }
@@ -199,8 +201,8 @@ impl Db {
     /// Record a pending authorization under the hash of its state.
     pub async fn insert_oauth_state(&self, state_hash: &str, s: &OauthState) -> anyhow::Result<()> {
         sqlx::query(
-            "INSERT INTO oauth_states (state_hash, provider, owner_kind, owner_id, user_id, key_id, sealed_verifier, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO oauth_states (state_hash, provider, owner_kind, owner_id, user_id, key_id, sealed_verifier, config, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(state_hash)
         .bind(&s.provider)
@@ -209,6 +211,7 @@ impl Db {
         .bind(&s.user_id)
         .bind(&s.verifier.key_id)
         .bind(s.verifier.bytes.clone())
+        .bind(serde_json::Value::Object(s.config.clone()).to_string())
         .bind(s.expires_at)
         .execute(self.pool())
         .await?;
@@ -228,7 +231,7 @@ impl Db {
             return Ok(None);
         }
         let r = sqlx::query(
-            "SELECT provider, owner_kind, owner_id, user_id, key_id, sealed_verifier, expires_at FROM oauth_states WHERE state_hash = $1",
+            "SELECT provider, owner_kind, owner_id, user_id, key_id, sealed_verifier, expires_at, config FROM oauth_states WHERE state_hash = $1",
         )
         .bind(state_hash)
         .fetch_one(self.pool())
@@ -243,6 +246,7 @@ impl Db {
                 bytes: r.get(5),
             },
             expires_at: r.get(6),
+            config: serde_json::from_str(&r.get::<String, _>(7))?,
         }))
     }
 

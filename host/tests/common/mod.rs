@@ -21,6 +21,7 @@ pub fn component(name: &str) -> PathBuf {
         "hello_v2" => env!("TRIBUTARY_COMPONENT_HELLO_V2"),
         "future_wit" => env!("TRIBUTARY_COMPONENT_FUTURE_WIT"),
         "oauthy" => env!("TRIBUTARY_COMPONENT_OAUTHY"),
+        "basicky" => env!("TRIBUTARY_COMPONENT_BASICKY"),
         "substack" => env!("TRIBUTARY_PLUGIN_SUBSTACK"),
         other => panic!("unknown component {other}"),
     };
