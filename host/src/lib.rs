@@ -14,6 +14,7 @@ pub mod oauth;
 pub mod runtime;
 pub mod server;
 pub mod services;
+pub mod sync;
 pub mod vault;
 
 /// First-party plugins compiled into the binary, installed into the plugins dir on start.

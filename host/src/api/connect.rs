@@ -49,20 +49,6 @@ fn state_hash(state: &str) -> String {
     hex::encode(Sha256::digest(state.as_bytes()))
 }
 
-fn pairs(config: &Map<String, Value>) -> Vec<(String, String)> {
-    config
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.clone(),
-                v.as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| v.to_string()),
-            )
-        })
-        .collect()
-}
-
 fn callback_url(state: &AppState, slug: Option<&str>, provider: &str) -> String {
     match slug {
         None => format!("{}/api/integrations/{provider}/callback", state.urls.public),
@@ -84,7 +70,7 @@ async fn finish(
 ) -> Result<crate::db::Integration, ApiError> {
     let mut probe = Integration::new(
         format!("connecting-{}", uuid::Uuid::new_v4()),
-        pairs(&config),
+        crate::db::config_pairs(&config),
     );
     if let Some((kind, tokens, username)) = &credential {
         probe = probe.with_candidate(Credential {

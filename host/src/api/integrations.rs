@@ -207,7 +207,7 @@ async fn sync(
             "mode must be `full` or `incremental`".into(),
         ));
     }
-    let job = state
+    let (job, _) = state
         .db()
         .request_sync(&i.id, &provider, &mode, "manual")
         .await?;

@@ -102,6 +102,28 @@ fn integration(r: &sqlx::any::AnyRow) -> anyhow::Result<Integration> {
     })
 }
 
+impl Integration {
+    /// The config as the string pairs plugins receive.
+    pub fn config_pairs(&self) -> Vec<(String, String)> {
+        config_pairs(&self.config)
+    }
+}
+
+/// Config values as strings (numbers and booleans in their JSON form).
+pub fn config_pairs(config: &Map<String, Value>) -> Vec<(String, String)> {
+    config
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string()),
+            )
+        })
+        .collect()
+}
+
 /// What connecting writes.
 pub struct Connect<'a> {
     /// Owner.

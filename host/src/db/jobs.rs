@@ -37,10 +37,21 @@ pub struct SyncJob {
     pub cursor: Option<String>,
     /// Error message.
     pub error_message: Option<String>,
+    /// Per-resource failures (JSON array).
+    pub error_details: Option<String>,
+    /// Queue priority (lower first).
+    pub priority: i64,
+    /// Attempts so far.
+    pub attempts: i64,
+    /// Attempts before the dead letter.
+    pub max_attempts: i64,
+    /// Not before, ms.
+    pub run_at: i64,
 }
 
 const COLUMNS: &str = "id, integration_id, provider, mode, trigger, status, created_at, started_at, completed_at, \
-    resources_found, resources_synced, resources_failed, cursor, error_message";
+    resources_found, resources_synced, resources_failed, cursor, error_message, error_details, priority, attempts, \
+    max_attempts, run_at";
 
 fn job(r: &sqlx::any::AnyRow) -> SyncJob {
     SyncJob {
@@ -58,6 +69,11 @@ fn job(r: &sqlx::any::AnyRow) -> SyncJob {
         resources_failed: r.get(11),
         cursor: r.get(12),
         error_message: r.get(13),
+        error_details: r.get(14),
+        priority: r.get(15),
+        attempts: r.get(16),
+        max_attempts: r.get(17),
+        run_at: r.get(18),
     }
 }
 
@@ -73,15 +89,22 @@ pub struct Stats {
 }
 
 impl Db {
-    /// Queue a sync job unless one is already pending or running for the integration;
-    /// returns the job that is queued either way.
+    /// Queue a sync job unless one is already pending or running for the integration
+    /// (then a more urgent trigger moves that one up). Returns the job and whether it is
+    /// new. Priority by trigger: webhook 1, manual 2 (ahead of scheduled), schedule 5.
     pub async fn request_sync(
         &self,
         integration_id: &str,
         provider: &str,
         mode: &str,
         trigger: &str,
-    ) -> anyhow::Result<SyncJob> {
+    ) -> anyhow::Result<(SyncJob, bool)> {
+        let priority = match trigger {
+            "webhook" => 1,
+            "manual" => 2,
+            _ => 5,
+        };
+        let now = now_ms();
         let sql = format!(
             "SELECT {COLUMNS} FROM sync_jobs WHERE integration_id = $1 AND status IN ('PENDING', 'RUNNING') ORDER BY created_at LIMIT 1"
         );
@@ -90,24 +113,37 @@ impl Db {
             .fetch_optional(self.pool())
             .await?
         {
-            return Ok(job(&r));
+            let existing = job(&r);
+            if existing.status == "PENDING" && priority < existing.priority {
+                sqlx::query("UPDATE sync_jobs SET priority = $1, run_at = $2 WHERE id = $3 AND status = 'PENDING'")
+                    .bind(priority)
+                    .bind(now.min(existing.run_at))
+                    .bind(&existing.id)
+                    .execute(self.pool())
+                    .await?;
+            }
+            return Ok((existing, false));
         }
         let id = uuid::Uuid::new_v4().to_string();
         sqlx::query(
-            "INSERT INTO sync_jobs (id, integration_id, provider, mode, trigger, status, created_at) \
-             VALUES ($1, $2, $3, $4, $5, 'PENDING', $6)",
+            "INSERT INTO sync_jobs (id, integration_id, provider, mode, trigger, status, created_at, priority, run_at) \
+             VALUES ($1, $2, $3, $4, $5, 'PENDING', $6, $7, $8)",
         )
         .bind(&id)
         .bind(integration_id)
         .bind(provider)
         .bind(mode)
         .bind(trigger)
-        .bind(now_ms())
+        .bind(now)
+        .bind(priority)
+        .bind(now)
         .execute(self.pool())
         .await?;
-        self.sync_job(&id)
+        let job = self
+            .sync_job(&id)
             .await?
-            .ok_or_else(|| anyhow::anyhow!("job vanished"))
+            .ok_or_else(|| anyhow::anyhow!("job vanished"))?;
+        Ok((job, true))
     }
 
     /// One job.

@@ -7,6 +7,7 @@ mod integrations;
 mod jobs;
 mod kv;
 mod plugins;
+mod queue;
 mod sealed;
 
 use std::path::Path;
@@ -16,9 +17,10 @@ use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 
 pub use accounts::{Org, Role, User, hash_key};
-pub use integrations::{Connect, Integration, Owner, RegistryEntry, status};
+pub use integrations::{Connect, Integration, Owner, RegistryEntry, config_pairs, status};
 pub use jobs::{Stats, SyncJob};
 pub use plugins::PluginFileRow;
+pub use queue::job_status;
 pub use sealed::{CredentialRow, OauthState};
 
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");

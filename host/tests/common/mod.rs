@@ -22,6 +22,7 @@ pub fn component(name: &str) -> PathBuf {
         "future_wit" => env!("TRIBUTARY_COMPONENT_FUTURE_WIT"),
         "oauthy" => env!("TRIBUTARY_COMPONENT_OAUTHY"),
         "basicky" => env!("TRIBUTARY_COMPONENT_BASICKY"),
+        "paged" => env!("TRIBUTARY_COMPONENT_PAGED"),
         "substack" => env!("TRIBUTARY_PLUGIN_SUBSTACK"),
         other => panic!("unknown component {other}"),
     };

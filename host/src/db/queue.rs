@@ -1,0 +1,296 @@
+//! The durable job queue on `sync_jobs`: claim with a lease (PostgreSQL: `FOR UPDATE SKIP
+//! LOCKED`, so many processes share it; SQLite: one process, the write lock serialises),
+//! renew, checkpoint, retry with a delay, finish, dead-letter. A lease that runs out (the
+//! worker crashed) makes the job claimable again, and it resumes from its checkpoint.
+
+use sqlx::Row;
+
+use super::{Backend, Db, SyncJob, now_ms};
+
+/// Job statuses.
+pub mod job_status {
+    /// Waiting (possibly delayed until `run_at`).
+    pub const PENDING: &str = "PENDING";
+    /// Claimed by a worker holding a lease.
+    pub const RUNNING: &str = "RUNNING";
+    /// Done.
+    pub const COMPLETED: &str = "COMPLETED";
+    /// Failed for good (not worth retrying: credentials, configuration).
+    pub const FAILED: &str = "FAILED";
+    /// Out of attempts: the dead-letter state an admin can retry.
+    pub const DEAD: &str = "DEAD";
+    /// Dropped (the integration was paused or disconnected).
+    pub const CANCELLED: &str = "CANCELLED";
+}
+
+impl Db {
+    /// Claim the next runnable job for `worker` for `lease_ms`: a pending job whose time
+    /// has come, or a running one whose lease expired; never a second job of an
+    /// integration that has one running.
+    pub async fn claim_job(&self, worker: &str, lease_ms: i64) -> anyhow::Result<Option<SyncJob>> {
+        let now = now_ms();
+        let pick = "SELECT j.id FROM sync_jobs j WHERE ((j.status = 'PENDING' AND j.run_at <= $3) \
+             OR (j.status = 'RUNNING' AND j.lease_until < $3)) AND NOT EXISTS (SELECT 1 FROM sync_jobs r \
+             WHERE r.integration_id = j.integration_id AND r.id <> j.id AND r.status = 'RUNNING' AND r.lease_until >= $3) \
+             ORDER BY j.priority, j.run_at, j.created_at LIMIT 1";
+        let lock = match self.backend() {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE sync_jobs SET status = 'RUNNING', lease_owner = $1, lease_until = $2, attempts = attempts + 1, \
+             started_at = COALESCE(started_at, $3) WHERE id = ({pick}{lock}) RETURNING id"
+        );
+        let row = sqlx::query(&sql)
+            .bind(worker)
+            .bind(now + lease_ms)
+            .bind(now)
+            .fetch_optional(self.pool())
+            .await?;
+        match row {
+            Some(r) => self.sync_job(&r.get::<String, _>(0)).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Extend a lease; false when the worker lost it (another took the job over).
+    pub async fn renew_lease(
+        &self,
+        job_id: &str,
+        worker: &str,
+        lease_ms: i64,
+    ) -> anyhow::Result<bool> {
+        let done = sqlx::query("UPDATE sync_jobs SET lease_until = $1 WHERE id = $2 AND lease_owner = $3 AND status = 'RUNNING'")
+            .bind(now_ms() + lease_ms)
+            .bind(job_id)
+            .bind(worker)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Save progress after a page: the cursor to resume from and the counts so far.
+    pub async fn checkpoint(
+        &self,
+        job: &SyncJob,
+        worker: &str,
+        lease_ms: i64,
+    ) -> anyhow::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE sync_jobs SET cursor = $1, resources_found = $2, resources_synced = $3, resources_failed = $4, \
+             error_details = $5, lease_until = $6 WHERE id = $7 AND lease_owner = $8 AND status = 'RUNNING'",
+        )
+        .bind(&job.cursor)
+        .bind(job.resources_found)
+        .bind(job.resources_synced)
+        .bind(job.resources_failed)
+        .bind(&job.error_details)
+        .bind(now_ms() + lease_ms)
+        .bind(&job.id)
+        .bind(worker)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// End a job (`COMPLETED`, `FAILED`, `DEAD`, `CANCELLED`).
+    pub async fn end_job(
+        &self,
+        job_id: &str,
+        status: &str,
+        error: Option<&str>,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE sync_jobs SET status = $1, error_message = $2, completed_at = $3, lease_owner = NULL, lease_until = NULL WHERE id = $4",
+        )
+        .bind(status)
+        .bind(error)
+        .bind(now_ms())
+        .bind(job_id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Put a job back in the queue to run at `run_at` (backoff, rate-limit wait). With
+    /// `refund`, the attempt does not count (a rate-limit wait is not a failure).
+    pub async fn delay_job(
+        &self,
+        job_id: &str,
+        run_at: i64,
+        error: &str,
+        refund: bool,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE sync_jobs SET status = 'PENDING', run_at = $1, error_message = $2, lease_owner = NULL, lease_until = NULL, \
+             attempts = attempts - $3 WHERE id = $4",
+        )
+        .bind(run_at)
+        .bind(error)
+        .bind(refund as i64)
+        .bind(job_id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Retry a dead-lettered job now, with a fresh set of attempts.
+    pub async fn retry_dead_job(&self, job_id: &str) -> anyhow::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE sync_jobs SET status = 'PENDING', attempts = 0, run_at = $1, completed_at = NULL WHERE id = $2 AND status = 'DEAD'",
+        )
+        .bind(now_ms())
+        .bind(job_id)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The stored hash and version of a synced resource.
+    pub async fn synced(
+        &self,
+        integration: &str,
+        external_id: &str,
+    ) -> anyhow::Result<Option<(String, Option<String>)>> {
+        let row = sqlx::query("SELECT content_hash, version FROM synced_resources WHERE integration_id = $1 AND external_id = $2")
+            .bind(integration)
+            .bind(external_id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|r| (r.get(0), r.get(1))))
+    }
+
+    /// Record a resource as synced (and seen by `job`).
+    pub async fn record_synced(
+        &self,
+        integration: &str,
+        external_id: &str,
+        kind: &str,
+        hash: &str,
+        version: Option<&str>,
+        job: &str,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO synced_resources (integration_id, external_id, resource_type, content_hash, version, last_synced_at, seen_job) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (integration_id, external_id) DO UPDATE SET \
+             resource_type = excluded.resource_type, content_hash = excluded.content_hash, version = excluded.version, \
+             last_synced_at = excluded.last_synced_at, seen_job = excluded.seen_job",
+        )
+        .bind(integration)
+        .bind(external_id)
+        .bind(kind)
+        .bind(hash)
+        .bind(version)
+        .bind(now_ms())
+        .bind(job)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Mark an unchanged resource as seen by `job` (and store its latest version).
+    pub async fn mark_seen(
+        &self,
+        integration: &str,
+        external_id: &str,
+        version: Option<&str>,
+        job: &str,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE synced_resources SET seen_job = $1, version = COALESCE($2, version) WHERE integration_id = $3 AND external_id = $4",
+        )
+        .bind(job)
+        .bind(version)
+        .bind(integration)
+        .bind(external_id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Resources of an integration that `job` did not see.
+    pub async fn unseen(&self, integration: &str, job: &str) -> anyhow::Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT external_id FROM synced_resources WHERE integration_id = $1 AND (seen_job IS NULL OR seen_job <> $2)",
+        )
+        .bind(integration)
+        .bind(job)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    /// Forget a synced resource.
+    pub async fn delete_synced(&self, integration: &str, external_id: &str) -> anyhow::Result<()> {
+        sqlx::query("DELETE FROM synced_resources WHERE integration_id = $1 AND external_id = $2")
+            .bind(integration)
+            .bind(external_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Every synced resource of an integration: `(external id, content hash)`, sorted.
+    pub async fn synced_all(&self, integration: &str) -> anyhow::Result<Vec<(String, String)>> {
+        let rows = sqlx::query("SELECT external_id, content_hash FROM synced_resources WHERE integration_id = $1 ORDER BY external_id")
+            .bind(integration)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// A walk completed: remember where the next incremental walk starts, reset failures.
+    pub async fn finish_sync(
+        &self,
+        integration: &str,
+        sync_token: Option<&str>,
+        started_at: i64,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE integrations SET sync_token = COALESCE($1, sync_token), last_sync_at = $2, consecutive_failures = 0, \
+             status = CASE WHEN status IN ('PAUSED', 'DISCONNECTED') THEN status ELSE 'ACTIVE' END, last_error = NULL, \
+             updated_at = $3 WHERE id = $4",
+        )
+        .bind(sync_token)
+        .bind(started_at)
+        .bind(now_ms())
+        .bind(integration)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The sync token of the last complete walk.
+    pub async fn sync_token(&self, integration: &str) -> anyhow::Result<Option<String>> {
+        let row = sqlx::query("SELECT sync_token FROM integrations WHERE id = $1")
+            .bind(integration)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.and_then(|r| r.get(0)))
+    }
+
+    /// Count a failed job against the integration; ERROR after `threshold` in a row.
+    pub async fn record_failure(
+        &self,
+        integration: &str,
+        message: &str,
+        threshold: i64,
+    ) -> anyhow::Result<i64> {
+        sqlx::query(
+            "UPDATE integrations SET consecutive_failures = consecutive_failures + 1, last_error = $1, updated_at = $2, \
+             status = CASE WHEN consecutive_failures + 1 >= $3 AND status IN ('ACTIVE', 'RATE_LIMITED') THEN 'ERROR' ELSE status END \
+             WHERE id = $4",
+        )
+        .bind(message)
+        .bind(now_ms())
+        .bind(threshold)
+        .bind(integration)
+        .execute(self.pool())
+        .await?;
+        let row = sqlx::query("SELECT consecutive_failures FROM integrations WHERE id = $1")
+            .bind(integration)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(row.get(0))
+    }
+}

@@ -1,0 +1,12 @@
+//! The sync engine: workers claim jobs from the durable queue and walk an integration
+//! through its plugin, checkpointing after every page, skipping what did not change,
+//! deleting what a complete full walk did not see, and turning every failure into the
+//! right next step (delay, retry with backoff, dead letter, status change).
+
+mod engine;
+mod scheduler;
+mod sink;
+
+pub use engine::{EngineConfig, Outcome, SyncEngine};
+pub use scheduler::{interval, priority, schedule_due};
+pub use sink::{NoopSink, Sink};
