@@ -11,7 +11,13 @@ use crate::crypto::Keyring;
 use crate::db::Db;
 use crate::runtime::{Limits, Runtime, RuntimeConfig};
 use crate::services::{EgressLimits, Services};
+use crate::sync::{EngineConfig, NoopSink, SyncEngine};
 use crate::vault::Vault;
+
+/// Sync workers per process.
+const SYNC_WORKERS: usize = 4;
+/// How often the scheduler looks for due integrations.
+const SCHEDULER_TICK: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Where a host keeps its state.
 #[derive(Debug, Clone)]
@@ -197,6 +203,13 @@ impl Host {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         self.runtime.watch()?;
+        // Until ingestion lands, the synced-resources table is the index's record.
+        let engine = SyncEngine::new(
+            self.runtime.clone(),
+            Arc::new(NoopSink),
+            EngineConfig::default(),
+        );
+        Arc::new(engine).spawn(SYNC_WORKERS, SCHEDULER_TICK);
         axum::serve(listener, app(self.state()))
             .with_graceful_shutdown(shutdown)
             .await?;

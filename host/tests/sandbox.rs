@@ -354,3 +354,67 @@ async fn errors_when_a_plugin_asks_for_another_providers_secret() {
         "{err:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn works_when_a_provider_is_held_to_its_declared_rate() {
+    // misbehave declares 60 requests/minute: a burst of 60, then one a second.
+    let t = host(None, &["misbehave"], Limits::default(), false).await;
+    let arrivals = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = arrivals.clone();
+    let router = Router::new().route(
+        "/ok",
+        get(move || {
+            seen.lock().unwrap().push(std::time::Instant::now());
+            async { "fine" }
+        }),
+    );
+    let api = serve(router).await;
+    let mut settings = ProviderSettings::default();
+    settings
+        .base_urls
+        .insert("http://api.misbehave.test".into(), format!("http://{api}"));
+    t.runtime
+        .services()
+        .set_settings("misbehave", settings)
+        .await
+        .unwrap();
+    for _ in 0..62 {
+        run(&t, "i1", "http", "http://api.misbehave.test/ok")
+            .await
+            .unwrap();
+    }
+    let (n, span) = {
+        let a = arrivals.lock().unwrap();
+        (a.len(), a[a.len() - 1] - a[0])
+    };
+    assert_eq!(n, 62);
+    // A lower bound only: the 61st and 62nd request had to wait for the budget.
+    assert!(
+        span >= Duration::from_millis(1_900),
+        "62 requests in {span:?}"
+    );
+
+    // With a call budget too short to wait, the plugin gets a typed rate-limit error.
+    let short = host(None, &["misbehave"], limits(), false).await;
+    let settings = t.runtime.services().settings("misbehave");
+    short
+        .runtime
+        .services()
+        .set_settings("misbehave", settings)
+        .await
+        .unwrap();
+    let mut outcomes = Vec::new();
+    for _ in 0..62 {
+        outcomes.push(run(&short, "i1", "http", "http://api.misbehave.test/ok").await);
+    }
+    let limited = outcomes
+        .iter()
+        .filter(|o| matches!(o, Err(CallError::Plugin(PluginError::RateLimited(_)))))
+        .count();
+    assert!(limited >= 1, "{outcomes:?}");
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| o.is_ok() || matches!(o, Err(CallError::Plugin(PluginError::RateLimited(_)))))
+    );
+}

@@ -286,6 +286,11 @@ async fn errors_when_a_failing_run_would_delete_anything() {
     let db = &r.t.runtime.services().db;
     let job = &db.sync_jobs(Some(&r.integration), 1).await.unwrap()[0];
     assert_eq!(job.status, job_status::DEAD);
+    let dead = db
+        .sync_jobs_where(None, Some(job_status::DEAD), 10)
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1, "the dead letter is listed");
     assert!(job.error_message.as_deref().unwrap().contains("500"));
     let i = db.integration_by_id(&r.integration).await.unwrap().unwrap();
     assert!(i.last_error.unwrap().contains("500"));

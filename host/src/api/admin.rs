@@ -33,6 +33,8 @@ pub struct OauthClientBody {
 pub struct JobsQuery {
     limit: Option<i64>,
     integration_id: Option<String>,
+    /// Only jobs in this status (`DEAD` lists the dead letters).
+    status: Option<String>,
 }
 
 /// Every installed provider with its registry entry.
@@ -93,7 +95,7 @@ pub async fn get_sync_jobs(
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
     let jobs = state
         .db()
-        .sync_jobs(q.integration_id.as_deref(), limit)
+        .sync_jobs_where(q.integration_id.as_deref(), q.status.as_deref(), limit)
         .await?;
     Ok(Json(json!({ "jobs": jobs })))
 }
@@ -169,4 +171,22 @@ pub async fn get_oauth_client(
     Ok(Json(
         json!({ "provider": provider, "client_id": client.as_ref().map(|c| c.0.clone()), "client_secret_set": client.is_some() }),
     ))
+}
+
+/// Retry a dead-lettered job now (it resumes from its checkpoint).
+#[utoipa::path(post, path = "/api/admin/integrations/sync-jobs/{job_id}/retry", tag = "admin",
+    params(("job_id" = String, Path, description = "Job id")),
+    responses((status = 200, description = "Queued again"), (status = 409, description = "Not a dead job")))]
+pub async fn post_retry_job(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Path(job_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    if !state.db().retry_dead_job(&job_id).await? {
+        return Err(ApiError::Conflict(format!(
+            "job `{job_id}` is not in the dead-letter state"
+        )));
+    }
+    let job = state.db().sync_job(&job_id).await?;
+    Ok(Json(json!(job)))
 }

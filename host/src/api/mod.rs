@@ -115,6 +115,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(a::put_registry))
         .routes(routes!(a::get_sync_jobs))
         .routes(routes!(a::get_sync_job))
+        .routes(routes!(a::post_retry_job))
         .routes(routes!(a::get_stats))
         .routes(routes!(a::get_oauth_client, a::put_oauth_client))
         .routes(routes!(p::list, p::install))

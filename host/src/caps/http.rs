@@ -149,6 +149,14 @@ impl CallContext {
                 self.credential_headers(&mut target, &mut hop_headers, refreshed)
                     .await?;
             }
+            // Every request, redirects and retries included, spends the provider's budget.
+            // Never wait out more than half the call's time: a rate-limit error lets the
+            // job be delayed instead of timing out.
+            let _slot = self
+                .services
+                .gate(&self.manifest)
+                .admit(self.call_timeout / 2)
+                .await?;
             let mut builder = self
                 .services
                 .http

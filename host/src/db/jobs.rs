@@ -157,30 +157,34 @@ impl Db {
             .map(job))
     }
 
+    /// The most recent jobs, optionally of one integration and in one status.
+    pub async fn sync_jobs_where(
+        &self,
+        integration_id: Option<&str>,
+        status: Option<&str>,
+        limit: i64,
+    ) -> anyhow::Result<Vec<SyncJob>> {
+        // Filters bind as ($1 IS NULL OR …) so one statement serves every combination.
+        let sql = format!(
+            "SELECT {COLUMNS} FROM sync_jobs WHERE ($1 IS NULL OR integration_id = $1) AND ($2 IS NULL OR status = $2) \
+             ORDER BY created_at DESC LIMIT $3"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(integration_id)
+            .bind(status)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.iter().map(job).collect())
+    }
+
     /// The most recent jobs, optionally of one integration.
     pub async fn sync_jobs(
         &self,
         integration_id: Option<&str>,
         limit: i64,
     ) -> anyhow::Result<Vec<SyncJob>> {
-        let rows = match integration_id {
-            Some(i) => {
-                let sql = format!(
-                    "SELECT {COLUMNS} FROM sync_jobs WHERE integration_id = $1 ORDER BY created_at DESC LIMIT $2"
-                );
-                sqlx::query(&sql)
-                    .bind(i)
-                    .bind(limit)
-                    .fetch_all(self.pool())
-                    .await?
-            }
-            None => {
-                let sql =
-                    format!("SELECT {COLUMNS} FROM sync_jobs ORDER BY created_at DESC LIMIT $1");
-                sqlx::query(&sql).bind(limit).fetch_all(self.pool()).await?
-            }
-        };
-        Ok(rows.iter().map(job).collect())
+        self.sync_jobs_where(integration_id, None, limit).await
     }
 
     /// Aggregate stats.

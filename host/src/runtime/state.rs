@@ -50,6 +50,8 @@ pub struct CallContext {
     /// The integration, or none for calls outside one (manifest).
     pub(crate) integration: Option<Integration>,
     pub(crate) services: Arc<Services>,
+    /// Wall time an export call may take (host waits count against it).
+    pub(crate) call_timeout: std::time::Duration,
 }
 
 impl CallContext {
@@ -149,6 +151,7 @@ impl PluginState {
                 manifest,
                 integration,
                 services,
+                call_timeout: limits.call_timeout,
             }),
         }
     }
