@@ -204,11 +204,15 @@ impl Host {
     ) -> anyhow::Result<()> {
         self.runtime.watch()?;
         // Until ingestion lands, the synced-resources table is the index's record.
-        let engine = SyncEngine::new(
-            self.runtime.clone(),
-            Arc::new(NoopSink),
-            EngineConfig::default(),
-        );
+        let mut config = EngineConfig::default();
+        // How long a crashed worker's job stays claimed before another worker takes it over.
+        if let Some(ms) = std::env::var("TRIBUTARY_SYNC_LEASE_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            config.lease = std::time::Duration::from_millis(ms);
+        }
+        let engine = SyncEngine::new(self.runtime.clone(), Arc::new(NoopSink), config);
         Arc::new(engine).spawn(SYNC_WORKERS, SCHEDULER_TICK);
         axum::serve(listener, app(self.state()))
             .with_graceful_shutdown(shutdown)
