@@ -291,15 +291,15 @@ impl CredentialStore for Vault {
                 && row
                     .expires_at
                     .is_some_and(|t| t - REFRESH_MARGIN_MS <= now_ms());
-            if expiring {
+            let (cred, secret) = self.open(integration_id, &row).map_err(internal)?;
+            // Without a refresh token the current one is used until the provider says no.
+            if expiring && secret.refresh.is_some() {
                 return self
                     .refresh_now(integration_id, Some(row.version))
                     .await
                     .map(Some);
             }
-            self.open(integration_id, &row)
-                .map(|(c, _)| Some(c))
-                .map_err(internal)
+            Ok(Some(cred))
         })
     }
 

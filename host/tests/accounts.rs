@@ -201,6 +201,7 @@ async fn matrix(w: World) {
         }
 
         let admin_reads = [
+            "/api/admin/integrations",
             "/api/admin/integrations/registry",
             "/api/admin/integrations/sync-jobs",
             "/api/admin/integrations/stats",
@@ -236,6 +237,22 @@ async fn matrix(w: World) {
             "{role} PUT registry"
         );
     }
+    // The platform admin sees every owner's integrations.
+    let (_, all) = w
+        .call(
+            Method::GET,
+            "/api/admin/integrations?status=ACTIVE",
+            Some(&w.root),
+            None,
+        )
+        .await;
+    let owners: std::collections::BTreeSet<_> = all["integrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["owner"]["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert!(owners.contains("user") && owners.contains("org"), "{all}");
     // The admin sees the jobs the org's admins queued.
     let (_, jobs) = w
         .call(
@@ -503,7 +520,7 @@ async fn works_when_the_openapi_document_matches_the_router() {
             n += 1;
         }
     }
-    assert!(n >= 34, "only {n} operations documented");
+    assert!(n >= 36, "only {n} operations documented");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -127,7 +127,11 @@ struct Rig {
 }
 
 async fn rig(n: usize) -> Rig {
-    let t = host(None, &["paged"], Limits::default(), false).await;
+    rig_on(None, n).await
+}
+
+async fn rig_on(db_url: Option<String>, n: usize) -> Rig {
+    let t = host(db_url, &["paged"], Limits::default(), false).await;
     let api: Shared = Arc::default();
     for i in 0..n {
         api.lock()
@@ -403,4 +407,32 @@ async fn works_when_the_scheduler_queues_only_due_integrations() {
         .unwrap();
     let first = db.claim_job("w", 60_000).await.unwrap().unwrap();
     assert_eq!(first.integration_id, other.id, "manual first");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn works_when_the_queue_runs_on_postgres() {
+    let Some(url) = fresh_postgres().await else {
+        return;
+    };
+    let r = rig_on(Some(url), 1_200).await;
+    let db = &r.t.runtime.services().db;
+    // Racing requests queue one job; SKIP LOCKED claims hand it to exactly one worker.
+    let (a, b) = tokio::join!(
+        db.request_sync(&r.integration, "paged", "full", "manual"),
+        db.request_sync(&r.integration, "paged", "full", "schedule")
+    );
+    assert_eq!(a.unwrap().0.id, b.unwrap().0.id);
+    let (c1, c2) = tokio::join!(db.claim_job("w1", 60_000), db.claim_job("w2", 60_000));
+    let claimed: Vec<_> = [c1.unwrap(), c2.unwrap()].into_iter().flatten().collect();
+    assert_eq!(claimed.len(), 1, "one job, one worker");
+    sqlx::query("UPDATE sync_jobs SET lease_until = 0")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        r.drain().await,
+        vec![Outcome::Completed],
+        "an expired lease is taken over"
+    );
+    assert_eq!(r.synced().await, r.api.lock().unwrap().truth());
 }

@@ -12,3 +12,6 @@ CREATE INDEX sync_jobs_claim ON sync_jobs (status, run_at);
 ALTER TABLE integrations ADD COLUMN sync_token TEXT;
 ALTER TABLE integrations ADD COLUMN consecutive_failures BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE synced_resources ADD COLUMN seen_job TEXT;
+-- One queued or running sync job per integration, as an invariant of the database, so
+-- replicas racing to queue the same sync cannot both succeed.
+CREATE UNIQUE INDEX sync_jobs_one_active ON sync_jobs (integration_id) WHERE status IN ('PENDING', 'RUNNING');

@@ -184,9 +184,32 @@ pub async fn post_retry_job(
 ) -> Result<Json<Value>, ApiError> {
     if !state.db().retry_dead_job(&job_id).await? {
         return Err(ApiError::Conflict(format!(
-            "job `{job_id}` is not in the dead-letter state"
+            "job `{job_id}` is not dead, or its integration already has a job queued"
         )));
     }
     let job = state.db().sync_job(&job_id).await?;
     Ok(Json(json!(job)))
+}
+
+/// Query of the integration list.
+#[derive(Debug, Deserialize)]
+pub struct IntegrationsQuery {
+    status: Option<String>,
+    limit: Option<i64>,
+}
+
+/// Every user's and organization's integrations (platform admins see everything).
+#[utoipa::path(get, path = "/api/admin/integrations", tag = "admin", responses((status = 200, description = "Integrations")))]
+pub async fn get_integrations(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Query(q): Query<IntegrationsQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let list = state
+        .db()
+        .all_integrations(q.status.as_deref(), limit)
+        .await?;
+    let views: Vec<Value> = list.iter().map(super::integrations::view).collect();
+    Ok(Json(json!({ "integrations": views })))
 }

@@ -111,6 +111,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(i::org_post_sync))
         .routes(routes!(i::org_post_pause))
         .routes(routes!(i::org_post_resume))
+        .routes(routes!(a::get_integrations))
         .routes(routes!(a::get_registry))
         .routes(routes!(a::put_registry))
         .routes(routes!(a::get_sync_jobs))

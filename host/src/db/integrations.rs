@@ -243,6 +243,23 @@ impl Db {
         rows.iter().map(integration).collect()
     }
 
+    /// Every integration (admins), optionally in one status, newest change first.
+    pub async fn all_integrations(
+        &self,
+        status: Option<&str>,
+        limit: i64,
+    ) -> anyhow::Result<Vec<Integration>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM integrations WHERE ($1 IS NULL OR status = $1) ORDER BY updated_at DESC LIMIT $2"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(status)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(integration).collect()
+    }
+
     /// Change settings.
     pub async fn update_integration_settings(
         &self,

@@ -105,29 +105,13 @@ impl Db {
             _ => 5,
         };
         let now = now_ms();
-        let sql = format!(
-            "SELECT {COLUMNS} FROM sync_jobs WHERE integration_id = $1 AND status IN ('PENDING', 'RUNNING') ORDER BY created_at LIMIT 1"
-        );
-        if let Some(r) = sqlx::query(&sql)
-            .bind(integration_id)
-            .fetch_optional(self.pool())
-            .await?
-        {
-            let existing = job(&r);
-            if existing.status == "PENDING" && priority < existing.priority {
-                sqlx::query("UPDATE sync_jobs SET priority = $1, run_at = $2 WHERE id = $3 AND status = 'PENDING'")
-                    .bind(priority)
-                    .bind(now.min(existing.run_at))
-                    .bind(&existing.id)
-                    .execute(self.pool())
-                    .await?;
-            }
-            return Ok((existing, false));
-        }
         let id = uuid::Uuid::new_v4().to_string();
-        sqlx::query(
+        // The partial unique index keeps one queued-or-running job per integration, even
+        // when replicas race; the loser finds the winner's job below.
+        let inserted = sqlx::query(
             "INSERT INTO sync_jobs (id, integration_id, provider, mode, trigger, status, created_at, priority, run_at) \
-             VALUES ($1, $2, $3, $4, $5, 'PENDING', $6, $7, $8)",
+             VALUES ($1, $2, $3, $4, $5, 'PENDING', $6, $7, $8) \
+             ON CONFLICT (integration_id) WHERE status IN ('PENDING', 'RUNNING') DO NOTHING",
         )
         .bind(&id)
         .bind(integration_id)
@@ -138,12 +122,32 @@ impl Db {
         .bind(priority)
         .bind(now)
         .execute(self.pool())
-        .await?;
-        let job = self
-            .sync_job(&id)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("job vanished"))?;
-        Ok((job, true))
+        .await?
+        .rows_affected()
+            == 1;
+        if inserted {
+            let job = self
+                .sync_job(&id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("job vanished"))?;
+            return Ok((job, true));
+        }
+        let sql = format!(
+            "SELECT {COLUMNS} FROM sync_jobs WHERE integration_id = $1 AND status IN ('PENDING', 'RUNNING') LIMIT 1"
+        );
+        let existing = job(&sqlx::query(&sql)
+            .bind(integration_id)
+            .fetch_one(self.pool())
+            .await?);
+        if existing.status == "PENDING" && priority < existing.priority {
+            sqlx::query("UPDATE sync_jobs SET priority = $1, run_at = $2 WHERE id = $3 AND status = 'PENDING'")
+                .bind(priority)
+                .bind(now.min(existing.run_at))
+                .bind(&existing.id)
+                .execute(self.pool())
+                .await?;
+        }
+        Ok((existing, false))
     }
 
     /// One job.

@@ -134,10 +134,12 @@ impl Db {
         Ok(())
     }
 
-    /// Retry a dead-lettered job now, with a fresh set of attempts.
+    /// Retry a dead-lettered job now, with a fresh set of attempts; false when it is not
+    /// dead or its integration already has another job queued or running.
     pub async fn retry_dead_job(&self, job_id: &str) -> anyhow::Result<bool> {
         let done = sqlx::query(
-            "UPDATE sync_jobs SET status = 'PENDING', attempts = 0, run_at = $1, completed_at = NULL WHERE id = $2 AND status = 'DEAD'",
+            "UPDATE sync_jobs SET status = 'PENDING', attempts = 0, run_at = $1, completed_at = NULL WHERE id = $2 AND status = 'DEAD' \
+             AND NOT EXISTS (SELECT 1 FROM sync_jobs o WHERE o.integration_id = sync_jobs.integration_id AND o.status IN ('PENDING', 'RUNNING'))",
         )
         .bind(now_ms())
         .bind(job_id)
