@@ -14,7 +14,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use common::*;
 use serde_json::json;
-use tributary::db::{Connect, Db, Owner, job_status};
+use tributary::db::{Db, job_status};
 use tributary::services::ProviderSettings;
 
 const N: usize = 6_000;
@@ -93,18 +93,7 @@ async fn works_when_the_host_is_killed_mid_sync_and_restarted() {
         .base_urls
         .insert("https://api.paged.test".into(), format!("http://{addr}"));
     db.save_provider_settings("paged", &settings).await.unwrap();
-    let user = db.create_user("crash@t.test", false).await.unwrap();
-    let config = serde_json::Map::new();
-    let row = db
-        .connect_integration(Connect {
-            owner: &Owner::User(user.id.clone()),
-            provider: "paged",
-            user_id: &user.id,
-            config: &config,
-            account: ("a", "a"),
-        })
-        .await
-        .unwrap();
+    let row = user_integration(&db, "crash@t.test", "paged").await;
     let (job, _) = db
         .request_sync(&row.id, "paged", "full", "manual")
         .await

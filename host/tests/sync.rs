@@ -16,7 +16,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use common::*;
 use serde_json::json;
-use tributary::db::{Connect, Owner, job_status, status};
+use tributary::db::{job_status, status};
 use tributary::runtime::Limits;
 use tributary::services::ProviderSettings;
 use tributary::sync::{EngineConfig, NoopSink, Outcome, SyncEngine};
@@ -153,18 +153,7 @@ async fn rig_on(db_url: Option<String>, n: usize) -> Rig {
         .await
         .unwrap();
     let db = &t.runtime.services().db;
-    let user = db.create_user("sync@t.test", false).await.unwrap();
-    let config = serde_json::Map::new();
-    let row = db
-        .connect_integration(Connect {
-            owner: &Owner::User(user.id.clone()),
-            provider: "paged",
-            user_id: &user.id,
-            config: &config,
-            account: ("a", "a"),
-        })
-        .await
-        .unwrap();
+    let row = user_integration(db, "sync@t.test", "paged").await;
     let config = EngineConfig {
         page_size: 500,
         backoff_base: Duration::from_millis(10),
@@ -390,18 +379,7 @@ async fn works_when_the_scheduler_queues_only_due_integrations() {
     assert_eq!(job.mode, "incremental");
 
     // A manual sync of another integration jumps ahead of the scheduled one.
-    let user = db.create_user("second@t.test", false).await.unwrap();
-    let config = serde_json::Map::new();
-    let other = db
-        .connect_integration(Connect {
-            owner: &Owner::User(user.id.clone()),
-            provider: "paged",
-            user_id: &user.id,
-            config: &config,
-            account: ("b", "b"),
-        })
-        .await
-        .unwrap();
+    let other = user_integration(db, "second@t.test", "paged").await;
     db.request_sync(&other.id, "paged", "full", "manual")
         .await
         .unwrap();

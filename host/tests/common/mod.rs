@@ -254,3 +254,18 @@ pub async fn user_with_key(db: &Db, email: &str, admin: bool) -> (tributary::db:
     let key = db.create_api_key(&u).await.unwrap();
     (u, key)
 }
+
+/// A new user and their integration with `provider` (no credential), as a connect leaves it.
+pub async fn user_integration(db: &Db, email: &str, provider: &str) -> tributary::db::Integration {
+    let user = db.create_user(email, false).await.unwrap();
+    let config = serde_json::Map::new();
+    let owner = tributary::db::Owner::User(user.id.clone());
+    let connect = tributary::db::Connect {
+        owner: &owner,
+        provider,
+        user_id: &user.id,
+        config: &config,
+        account: ("a", "a"),
+    };
+    db.connect_integration(connect).await.unwrap()
+}
