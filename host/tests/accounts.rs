@@ -236,6 +236,54 @@ async fn matrix(w: World) {
             },
             "{role} PUT registry"
         );
+        // Every other admin write: never for anyone but a platform admin.
+        let admin_writes: [(Method, &str, Option<Value>); 5] = [
+            (
+                Method::PUT,
+                "/api/admin/providers/misbehave/settings",
+                Some(json!({})),
+            ),
+            (
+                Method::PUT,
+                "/api/admin/providers/misbehave/oauth",
+                Some(json!({"client_id": "c", "client_secret": "s"})),
+            ),
+            (Method::POST, "/api/admin/plugins", None),
+            (Method::DELETE, "/api/admin/plugins/nosuch", None),
+            (
+                Method::POST,
+                "/api/admin/integrations/sync-jobs/nosuch/retry",
+                None,
+            ),
+        ];
+        for (method, path, body) in admin_writes {
+            let (status, resp) = w.call(method.clone(), path, key, body).await;
+            match role {
+                "anonymous" => assert_eq!(status, 401, "{role} {method} {path}: {resp}"),
+                "platform admin" => assert!(
+                    ![401, 403, 404, 405].contains(&status) || path.contains("nosuch"),
+                    "{method} {path}: {status} {resp}"
+                ),
+                _ => assert_eq!(status, 403, "{role} {method} {path}: {resp}"),
+            }
+        }
+        // Personal writes only ever reach the caller's own integration.
+        for (method, suffix) in [
+            (Method::PUT, "/config"),
+            (Method::POST, "/sync"),
+            (Method::POST, "/pause"),
+            (Method::POST, "/resume"),
+        ] {
+            let path = format!("/api/integrations/misbehave{suffix}");
+            let (status, resp) = w.call(method.clone(), &path, key, Some(json!({}))).await;
+            let want = match role {
+                "anonymous" => 401,
+                "owner" if suffix == "/sync" => 202,
+                "owner" => 200,
+                _ => 404,
+            };
+            assert_eq!(status, want, "{role} {method} {path}: {resp}");
+        }
     }
     // The platform admin sees every owner's integrations.
     let (_, all) = w
