@@ -143,8 +143,19 @@ fn valid_slug(s: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
-async fn admin_command(host: &Host, command: Command) -> anyhow::Result<()> {
-    let db = &host.runtime.services().db;
+/// Account and key commands. Only key rotation needs the whole host (vault and key
+/// ring); the rest touch the database alone, so they do not load plugins.
+async fn admin_command(config: &HostConfig, command: Command) -> anyhow::Result<()> {
+    if let Command::Keys {
+        command: KeysCommand::Rotate,
+    } = command
+    {
+        let (id, n) = Host::open(config).await?.rotate_keys().await?;
+        println!("rotated to key {id}; re-encrypted {n} secrets");
+        return Ok(());
+    }
+    std::fs::create_dir_all(&config.data_dir)?;
+    let db = &tributary::db::Db::connect(&config.database_url()).await?;
     let user = |email: String| async move {
         db.user_by_email(&email)
             .await?
@@ -209,11 +220,9 @@ async fn admin_command(host: &Host, command: Command) -> anyhow::Result<()> {
         }
         Command::Keys {
             command: KeysCommand::Rotate,
-        } => {
-            let (id, n) = host.rotate_keys().await?;
-            println!("rotated to key {id}; re-encrypted {n} secrets");
         }
-        Command::Serve { .. } | Command::Plugins { .. } => unreachable!("handled in main"),
+        | Command::Serve { .. }
+        | Command::Plugins { .. } => unreachable!("handled before"),
     }
     Ok(())
 }
@@ -278,8 +287,7 @@ async fn main() -> anyhow::Result<()> {
             .await
         }
         command @ (Command::Users { .. } | Command::Orgs { .. } | Command::Keys { .. }) => {
-            let host = Host::open(&config).await?;
-            admin_command(&host, command).await
+            admin_command(&config, command).await
         }
         Command::Plugins { command } => {
             let host = Host::open(&config).await?;

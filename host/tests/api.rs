@@ -322,6 +322,21 @@ fn works_when_setting_up_accounts_from_the_cli() {
             );
         }
     }
+    // Account commands touch only the database: no plugin was installed or compiled.
+    assert!(
+        !dir.path().join("plugins").exists(),
+        "account commands must not load plugins"
+    );
+    let out = tributary(dir.path(), &["keys", "rotate"]);
+    assert!(out.contains("rotated to key"), "{out}");
+    let ring: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("keys.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        ring["keys"].as_object().unwrap().len(),
+        2,
+        "the old key stays readable"
+    );
     let failed = Command::new(env!("CARGO_BIN_EXE_tributary"))
         .arg("--data-dir")
         .arg(dir.path())
