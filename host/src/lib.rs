@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod bindings;
+pub mod budget;
 mod caps;
 pub mod credentials;
 pub mod crypto;

@@ -61,77 +61,7 @@ pub struct Services {
     /// Hosts of admin base-URL overrides, exempt from the private-address guard.
     exempt_hosts: Arc<RwLock<HashSet<String>>>,
     secrets: RwLock<HashMap<(String, String), String>>,
-    gates: std::sync::Mutex<HashMap<String, Arc<ProviderGate>>>,
-}
-
-/// A provider's request budget on this host, shared by all its integrations: the
-/// manifest's requests per minute (and per day) and concurrent requests.
-pub struct ProviderGate {
-    limits: (u32, Option<u32>, u32),
-    per_minute: governor::DefaultDirectRateLimiter,
-    per_day: Option<governor::DefaultDirectRateLimiter>,
-    concurrency: Arc<tokio::sync::Semaphore>,
-}
-
-/// Longest a request waits for the provider's budget before the plugin is told it is
-/// rate-limited (so the job is delayed instead of holding an instance).
-const MAX_BUDGET_WAIT: Duration = Duration::from_secs(10);
-
-impl ProviderGate {
-    fn new(limits: (u32, Option<u32>, u32)) -> Self {
-        use std::num::NonZeroU32;
-        let nz = |n: u32| NonZeroU32::new(n.max(1)).expect("at least one");
-        let per_day = limits.1.map(|d| {
-            let period = Duration::from_secs(86_400) / d.max(1);
-            governor::RateLimiter::direct(
-                governor::Quota::with_period(period)
-                    .expect("non-zero period")
-                    .allow_burst(nz(d)),
-            )
-        });
-        ProviderGate {
-            limits,
-            per_minute: governor::RateLimiter::direct(governor::Quota::per_minute(nz(limits.0))),
-            per_day,
-            concurrency: Arc::new(tokio::sync::Semaphore::new(limits.2.max(1) as usize)),
-        }
-    }
-
-    /// Wait for a slot within the budget; a typed rate-limit error when the wait would
-    /// be longer than `max_wait` (bounded by [`MAX_BUDGET_WAIT`]).
-    pub async fn admit(
-        &self,
-        max_wait: Duration,
-    ) -> Result<tokio::sync::OwnedSemaphorePermit, crate::bindings::PluginError> {
-        let max_wait = max_wait.min(MAX_BUDGET_WAIT);
-        use governor::clock::{Clock, DefaultClock};
-        for limiter in std::iter::once(&self.per_minute).chain(self.per_day.as_ref()) {
-            loop {
-                match limiter.check() {
-                    Ok(()) => break,
-                    Err(not_until) => {
-                        let wait = not_until.wait_time_from(DefaultClock::default().now());
-                        if wait > max_wait {
-                            return Err(crate::bindings::PluginError::RateLimited(
-                                crate::bindings::RateLimit {
-                                    retry_after_ms: Some(wait.as_millis() as u64),
-                                    message:
-                                        "the provider's request budget on this host is used up"
-                                            .into(),
-                                },
-                            ));
-                        }
-                        tokio::time::sleep(wait).await;
-                    }
-                }
-            }
-        }
-        self.concurrency
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| crate::bindings::PluginError::Transient("shutting down".into()))
-    }
+    gates: std::sync::Mutex<HashMap<String, Arc<crate::budget::ProviderGate>>>,
 }
 
 impl Services {
@@ -165,14 +95,18 @@ impl Services {
     }
 
     /// The request budget of a provider (rebuilt when a new plugin version changes it).
-    pub fn gate(&self, manifest: &crate::bindings::Manifest) -> Arc<ProviderGate> {
+    pub fn gate(&self, manifest: &crate::bindings::Manifest) -> Arc<crate::budget::ProviderGate> {
         let rl = &manifest.rate_limits;
         let limits = (rl.requests_per_minute, rl.requests_per_day, rl.concurrency);
         let mut gates = self.gates.lock().expect("gate lock");
         match gates.get(&manifest.id) {
-            Some(g) if g.limits == limits => g.clone(),
+            Some(g) if g.limits() == limits => g.clone(),
             _ => {
-                let g = Arc::new(ProviderGate::new(limits));
+                let g = Arc::new(crate::budget::ProviderGate::new(
+                    &manifest.id,
+                    limits,
+                    &self.db,
+                ));
                 gates.insert(manifest.id.clone(), g.clone());
                 g
             }

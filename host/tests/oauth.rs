@@ -564,3 +564,58 @@ async fn works_when_postgres_rows_hold_no_secret_in_clear() {
         assert!(!dump.contains(&secret), "{secret} is stored in clear");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn works_when_a_sync_meets_a_401_that_refresh_fixes_and_stops_at_one_it_cannot() {
+    use tributary::db::job_status;
+    use tributary::sync::{EngineConfig, NoopSink, Outcome, SyncEngine};
+    let s = setup(None).await;
+    let cb = s
+        .approved_callback(&s.alice, "/api/integrations/oauthy")
+        .await;
+    s.callback(&cb, None).await;
+    let i = s.integration().await;
+    let db = s.served.state.db();
+    let engine = SyncEngine::new(
+        s.served.state.runtime.clone(),
+        Arc::new(NoopSink),
+        EngineConfig::default(),
+    );
+    let sync = async || {
+        db.request_sync(&i.id, "oauthy", "full", "manual")
+            .await
+            .unwrap();
+        engine.run_once().await.unwrap().unwrap().1
+    };
+    assert_eq!(sync().await, Outcome::Completed);
+    assert_eq!(db.synced_all(&i.id).await.unwrap().len(), 2);
+
+    // The provider dropped the access token: one refresh, the sync completes.
+    s.fake.lock().unwrap().access.clear();
+    assert_eq!(sync().await, Outcome::Completed);
+    assert_eq!(s.fake.lock().unwrap().refresh_grants, 1);
+    let row = db.integration_by_id(&i.id).await.unwrap().unwrap();
+    assert_eq!(row.status, status::ACTIVE);
+
+    // Every token revoked: the job fails for good, the integration needs reconnecting,
+    // nothing is deleted, and neither the scheduler nor a queued job runs it again.
+    {
+        let mut f = s.fake.lock().unwrap();
+        f.access.clear();
+        f.refresh.clear();
+    }
+    assert_eq!(sync().await, Outcome::Failed);
+    let row = db.integration_by_id(&i.id).await.unwrap().unwrap();
+    assert_eq!(row.status, status::TOKEN_EXPIRED);
+    let job = &db.sync_jobs(Some(&i.id), 1).await.unwrap()[0];
+    assert_eq!(job.status, job_status::FAILED);
+    assert!(
+        job.error_message
+            .as_deref()
+            .unwrap()
+            .contains("unauthorized")
+    );
+    assert_eq!(db.synced_all(&i.id).await.unwrap().len(), 2);
+    assert_eq!(tributary::sync::schedule_due(db).await.unwrap(), 0);
+    assert_eq!(sync().await, Outcome::Cancelled);
+}

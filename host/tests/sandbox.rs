@@ -357,7 +357,8 @@ async fn errors_when_a_plugin_asks_for_another_providers_secret() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn works_when_a_provider_is_held_to_its_declared_rate() {
-    // misbehave declares 60 requests/minute: a burst of 60, then one a second.
+    // misbehave declares 600 requests/minute: a burst of 10 (one second's worth), then
+    // one every 100 ms.
     let t = host(None, &["misbehave"], Limits::default(), false).await;
     let arrivals = Arc::new(std::sync::Mutex::new(Vec::new()));
     let seen = arrivals.clone();
@@ -378,10 +379,10 @@ async fn works_when_a_provider_is_held_to_its_declared_rate() {
         .set_settings("misbehave", settings)
         .await
         .unwrap();
-    // Measured from before the first request: the limiter cannot let the 62nd through
+    // Measured from before the first request: the limiter cannot let the 30th through
     // earlier than two seconds after its first grant, however slow the machine is.
     let started = std::time::Instant::now();
-    for _ in 0..62 {
+    for _ in 0..30 {
         run(&t, "i1", "http", "http://api.misbehave.test/ok")
             .await
             .unwrap();
@@ -390,15 +391,20 @@ async fn works_when_a_provider_is_held_to_its_declared_rate() {
         let a = arrivals.lock().unwrap();
         (a.len(), a[a.len() - 1] - started)
     };
-    assert_eq!(n, 62);
-    // A lower bound only: the 61st and 62nd request had to wait for the budget.
+    assert_eq!(n, 30);
+    // A lower bound only: requests 11 to 30 had to wait 100 ms each for the budget.
     assert!(
         span >= Duration::from_millis(1_900),
-        "62 requests in {span:?}"
+        "30 requests in {span:?}"
     );
 
-    // With a call budget too short to wait, the plugin gets a typed rate-limit error.
-    let short = host(None, &["misbehave"], limits(), false).await;
+    // With a call budget too short to wait for the next slot (half of 150 ms < 100 ms
+    // spacing), the plugin gets a typed rate-limit error once the burst is spent.
+    let quick = Limits {
+        call_timeout: Duration::from_millis(150),
+        ..limits()
+    };
+    let short = host(None, &["misbehave"], quick, false).await;
     let settings = t.runtime.services().settings("misbehave");
     short
         .runtime
@@ -407,7 +413,7 @@ async fn works_when_a_provider_is_held_to_its_declared_rate() {
         .await
         .unwrap();
     let mut outcomes = Vec::new();
-    for _ in 0..62 {
+    for _ in 0..30 {
         outcomes.push(run(&short, "i1", "http", "http://api.misbehave.test/ok").await);
     }
     let limited = outcomes

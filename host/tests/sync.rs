@@ -37,6 +37,8 @@ struct Api {
     fail_from: Option<String>,
     /// Answer the next continuation page with 429 Retry-After: 1.
     rate_limit_once: bool,
+    /// Answer this many of the next continuation pages and fetches with 503.
+    storm: usize,
     clock: i64,
 }
 
@@ -80,6 +82,10 @@ async fn list(State(api): State<Shared>, Query(q): Query<BTreeMap<String, String
     {
         return (StatusCode::INTERNAL_SERVER_ERROR, "storm").into_response();
     }
+    if cursor.is_some() && a.storm > 0 {
+        a.storm -= 1;
+        return (StatusCode::SERVICE_UNAVAILABLE, "storm").into_response();
+    }
     if cursor.is_some() && a.rate_limit_once {
         a.rate_limit_once = false;
         return (
@@ -111,6 +117,10 @@ async fn list(State(api): State<Shared>, Query(q): Query<BTreeMap<String, String
 
 async fn fetch(State(api): State<Shared>, Path(id): Path<String>) -> Response {
     let mut a = api.lock().unwrap();
+    if a.storm > 0 {
+        a.storm -= 1;
+        return (StatusCode::BAD_GATEWAY, "storm").into_response();
+    }
     a.fetches += 1;
     match a.items.get(&id) {
         Some(i) => Json(json!({"id": id, "title": i.title, "body": i.body, "updated": i.updated}))
@@ -413,4 +423,61 @@ async fn works_when_the_queue_runs_on_postgres() {
         "an expired lease is taken over"
     );
     assert_eq!(r.synced().await, r.api.lock().unwrap().truth());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn works_when_a_5xx_storm_passes_and_the_job_resumes() {
+    let r = rig(1_500).await;
+    assert_eq!(r.sync("full").await, vec![Outcome::Completed]);
+    r.fetches();
+    {
+        let mut a = r.api.lock().unwrap();
+        for i in (0..1_500).step_by(10) {
+            a.put(format!("item-{i:05}"), "changed");
+        }
+        // The first attempt meets one 5xx (on the first changed item's fetch).
+        a.storm = 1;
+    }
+    let outcomes = r.sync("full").await;
+    assert_eq!(outcomes, vec![Outcome::Delayed, Outcome::Completed]);
+    let db = &r.t.runtime.services().db;
+    let job = &db.sync_jobs(Some(&r.integration), 1).await.unwrap()[0];
+    assert_eq!(
+        (job.status.as_str(), job.attempts),
+        (job_status::COMPLETED, 2)
+    );
+    assert_eq!(r.fetches(), 150, "only the changed items, each once");
+    assert_eq!(r.synced().await, r.api.lock().unwrap().truth());
+
+    // A storm on fetches: transient, retried with backoff from the checkpoint.
+    {
+        let mut a = r.api.lock().unwrap();
+        for i in (5..1_500).step_by(10) {
+            a.put(format!("item-{i:05}"), "changed again");
+        }
+        a.storm = 2;
+    }
+    let outcomes = r.sync("full").await;
+    assert_eq!(
+        outcomes,
+        vec![Outcome::Delayed, Outcome::Delayed, Outcome::Completed]
+    );
+    assert_eq!(r.synced().await, r.api.lock().unwrap().truth());
+
+    // A storm that does not pass: three dead jobs in a row put the integration in
+    // ERROR; the first success after it brings it back to ACTIVE.
+    r.api.lock().unwrap().fail_from = Some("item-00000".into());
+    for _ in 0..3 {
+        assert_eq!(
+            r.sync("full").await,
+            vec![Outcome::Delayed, Outcome::Delayed, Outcome::Dead]
+        );
+    }
+    let i = db.integration_by_id(&r.integration).await.unwrap().unwrap();
+    assert_eq!(i.status, status::ERROR);
+    assert_eq!(r.synced().await.len(), 1_500, "failed runs deleted nothing");
+    r.api.lock().unwrap().fail_from = None;
+    assert_eq!(r.sync("full").await, vec![Outcome::Completed]);
+    let i = db.integration_by_id(&r.integration).await.unwrap().unwrap();
+    assert_eq!((i.status.as_str(), i.last_error), (status::ACTIVE, None));
 }

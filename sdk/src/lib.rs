@@ -52,6 +52,8 @@ pub mod http;
 pub mod kv;
 pub mod log;
 mod manifest;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod native;
 pub mod paging;
 mod provider;
 pub mod secrets;

@@ -14,6 +14,9 @@ pub enum ApiError {
     /// Missing or wrong credentials.
     #[error("missing or invalid API key")]
     Unauthorized,
+    /// A webhook whose signature the provider's plugin did not verify.
+    #[error("the webhook signature did not verify")]
+    InvalidSignature,
     /// Authenticated, but not allowed.
     #[error("{0}")]
     Forbidden(String),
@@ -45,6 +48,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::Unauthorized => "unauthorized",
+            ApiError::InvalidSignature => "invalid_signature",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::BadRequest(_) => "bad_request",
@@ -61,7 +65,7 @@ impl ApiError {
     fn status(&self) -> StatusCode {
         use crate::bindings::PluginError as P;
         match self {
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized | ApiError::InvalidSignature => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,

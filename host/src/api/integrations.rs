@@ -152,6 +152,13 @@ async fn details(
     let i = find(&state, &owner, &provider).await?;
     let jobs = state.db().sync_jobs(Some(&i.id), 10).await?;
     let mut v = view(&i);
+    // Live progress: the walk in flight (its counts and cursor move with every page
+    // checkpoint) and how many webhook changes wait to be applied.
+    let current = jobs
+        .iter()
+        .find(|j| !j.is_resource() && matches!(j.status.as_str(), "RUNNING" | "PENDING"));
+    v["current_job"] = json!(current);
+    v["pending_resource_jobs"] = json!(state.db().pending_resource_jobs(&i.id).await?);
     v["recent_jobs"] = json!(jobs);
     Ok(Json(v))
 }

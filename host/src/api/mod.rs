@@ -7,9 +7,11 @@ pub mod auth;
 mod body;
 mod connect;
 mod error;
+mod events;
 mod health;
 pub mod integrations;
 mod plugins;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -91,7 +93,7 @@ impl utoipa::Modify for BearerAuth {
 
 /// The documented routes and their OpenAPI document.
 pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    use self::{admin as a, connect as c, integrations as i, plugins as p};
+    use self::{admin as a, connect as c, integrations as i, plugins as p, webhooks as w};
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(i::list_available))
         .routes(routes!(i::list_connected))
@@ -122,6 +124,9 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(p::list, p::install))
         .routes(routes!(p::show, p::remove))
         .routes(routes!(p::get_settings, p::put_settings))
+        .routes(routes!(events::stream))
+        .routes(routes!(w::per_app))
+        .routes(routes!(w::per_integration))
         .routes(routes!(health::health))
         .split_for_parts()
 }

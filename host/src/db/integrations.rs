@@ -228,6 +228,25 @@ impl Db {
         row.as_ref().map(integration).transpose()
     }
 
+    /// Integrations of `provider` connected to the external account `account_id` (a
+    /// per-app webhook names the account; several owners may have connected it).
+    pub async fn integrations_by_account(
+        &self,
+        provider: &str,
+        account_id: &str,
+    ) -> anyhow::Result<Vec<Integration>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM integrations WHERE provider = $1 AND account_id = $2 AND status <> $3 ORDER BY id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(provider)
+            .bind(account_id)
+            .bind(status::DISCONNECTED)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(integration).collect()
+    }
+
     /// The owner's integrations that are not disconnected.
     pub async fn integrations(&self, owner: &Owner) -> anyhow::Result<Vec<Integration>> {
         let (kind, id) = owner.parts();

@@ -47,11 +47,22 @@ pub struct SyncJob {
     pub max_attempts: i64,
     /// Not before, ms.
     pub run_at: i64,
+    /// Resource jobs: the resource's id at the provider.
+    pub external_id: Option<String>,
+    /// Resource jobs: `upsert` or `delete`.
+    pub action: Option<String>,
+}
+
+impl SyncJob {
+    /// A single-resource job (from a webhook) rather than a walk.
+    pub fn is_resource(&self) -> bool {
+        self.mode == "resource"
+    }
 }
 
 const COLUMNS: &str = "id, integration_id, provider, mode, trigger, status, created_at, started_at, completed_at, \
     resources_found, resources_synced, resources_failed, cursor, error_message, error_details, priority, attempts, \
-    max_attempts, run_at";
+    max_attempts, run_at, external_id, action";
 
 fn job(r: &sqlx::any::AnyRow) -> SyncJob {
     SyncJob {
@@ -74,6 +85,8 @@ fn job(r: &sqlx::any::AnyRow) -> SyncJob {
         attempts: r.get(16),
         max_attempts: r.get(17),
         run_at: r.get(18),
+        external_id: r.get(19),
+        action: r.get(20),
     }
 }
 
@@ -111,7 +124,7 @@ impl Db {
         let inserted = sqlx::query(
             "INSERT INTO sync_jobs (id, integration_id, provider, mode, trigger, status, created_at, priority, run_at) \
              VALUES ($1, $2, $3, $4, $5, 'PENDING', $6, $7, $8) \
-             ON CONFLICT (integration_id) WHERE status IN ('PENDING', 'RUNNING') DO NOTHING",
+             ON CONFLICT (integration_id) WHERE status IN ('PENDING', 'RUNNING') AND mode <> 'resource' DO NOTHING",
         )
         .bind(&id)
         .bind(integration_id)
@@ -133,7 +146,8 @@ impl Db {
             return Ok((job, true));
         }
         let sql = format!(
-            "SELECT {COLUMNS} FROM sync_jobs WHERE integration_id = $1 AND status IN ('PENDING', 'RUNNING') LIMIT 1"
+            "SELECT {COLUMNS} FROM sync_jobs WHERE integration_id = $1 AND status IN ('PENDING', 'RUNNING') \
+             AND mode <> 'resource' LIMIT 1"
         );
         let existing = job(&sqlx::query(&sql)
             .bind(integration_id)
@@ -148,6 +162,75 @@ impl Db {
                 .await?;
         }
         Ok((existing, false))
+    }
+
+    /// Queue a scheduled sync, but only while the integration's last sync is still the
+    /// one the scheduler saw (`observed_last`): a sync that completed in between (on any
+    /// host) makes it not due any more. True when a job was queued.
+    pub async fn schedule_sync(
+        &self,
+        integration_id: &str,
+        provider: &str,
+        mode: &str,
+        observed_last: Option<i64>,
+    ) -> anyhow::Result<bool> {
+        // The tick read `last_sync_at` a while ago; the insert re-checks it. On
+        // PostgreSQL a statement's snapshot can predate a walk that commits before the
+        // unique-index check runs, so the integration row is locked first: FOR UPDATE
+        // waits for a concurrent `finish_sync`, and a walk finishing later blocks on the
+        // lock until the insert has met its still-running job in the index. SQLite
+        // serializes writers, so the single statement is enough there.
+        let mut tx = self.pool().begin().await?;
+        if self.backend() == super::Backend::Postgres {
+            sqlx::query("SELECT 1 FROM integrations WHERE id = $1 FOR UPDATE")
+                .bind(integration_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let now = now_ms();
+        let done = sqlx::query(
+            "INSERT INTO sync_jobs (id, integration_id, provider, mode, trigger, status, created_at, priority, run_at) \
+             SELECT $1, $2, $3, $4, 'schedule', 'PENDING', $5, 5, $5 FROM integrations \
+             WHERE id = $2 AND COALESCE(last_sync_at, -1) = $6 \
+             ON CONFLICT (integration_id) WHERE status IN ('PENDING', 'RUNNING') AND mode <> 'resource' DO NOTHING",
+        )
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(integration_id)
+        .bind(provider)
+        .bind(mode)
+        .bind(now)
+        .bind(observed_last.unwrap_or(-1))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Queue a resource job (a webhook's change): `action` is `upsert` or `delete`. A
+    /// pending job for the same resource absorbs it (the latest action wins).
+    pub async fn request_resource(
+        &self,
+        integration_id: &str,
+        provider: &str,
+        external_id: &str,
+        action: &str,
+    ) -> anyhow::Result<()> {
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO sync_jobs (id, integration_id, provider, mode, trigger, status, created_at, priority, run_at, \
+             external_id, action) VALUES ($1, $2, $3, 'resource', 'webhook', 'PENDING', $4, 1, $4, $5, $6) \
+             ON CONFLICT (integration_id, external_id) WHERE status = 'PENDING' AND mode = 'resource' \
+             DO UPDATE SET action = excluded.action",
+        )
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(integration_id)
+        .bind(provider)
+        .bind(now)
+        .bind(external_id)
+        .bind(action)
+        .execute(self.pool())
+        .await?;
+        Ok(())
     }
 
     /// One job.
@@ -189,6 +272,39 @@ impl Db {
         limit: i64,
     ) -> anyhow::Result<Vec<SyncJob>> {
         self.sync_jobs_where(integration_id, None, limit).await
+    }
+
+    /// Webhook changes of an integration waiting to be applied.
+    pub async fn pending_resource_jobs(&self, integration_id: &str) -> anyhow::Result<i64> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) FROM sync_jobs WHERE integration_id = $1 AND mode = 'resource' AND status = 'PENDING'",
+        )
+        .bind(integration_id)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(row.get(0))
+    }
+
+    /// Jobs of the integrations `user_id` may see (own and their organizations'),
+    /// queued or running, or finished at or after `since` (ms).
+    pub async fn visible_jobs(&self, user_id: &str, since: i64) -> anyhow::Result<Vec<SyncJob>> {
+        let cols = COLUMNS
+            .split(", ")
+            .map(|c| format!("j.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT {cols} FROM sync_jobs j JOIN integrations i ON i.id = j.integration_id \
+             WHERE ((i.owner_kind = 'user' AND i.owner_id = $1) OR (i.owner_kind = 'org' AND i.owner_id IN \
+             (SELECT org_id FROM memberships WHERE user_id = $1))) \
+             AND (j.status IN ('PENDING', 'RUNNING') OR j.completed_at >= $2) ORDER BY j.created_at LIMIT 500"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(user_id)
+            .bind(since)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.iter().map(job).collect())
     }
 
     /// Aggregate stats.

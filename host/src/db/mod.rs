@@ -9,6 +9,7 @@ mod kv;
 mod plugins;
 mod queue;
 mod sealed;
+mod synced;
 
 use std::path::Path;
 
@@ -22,6 +23,7 @@ pub use jobs::{Stats, SyncJob};
 pub use plugins::PluginFileRow;
 pub use queue::job_status;
 pub use sealed::{CredentialRow, OauthState};
+pub use synced::{PageWrite, SyncedRecord};
 
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
@@ -74,6 +76,11 @@ impl Db {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
                         sqlx::query("PRAGMA journal_mode = WAL")
+                            .execute(&mut *conn)
+                            .await?;
+                        // WAL + NORMAL survives a killed process (only an OS crash can
+                        // lose the last commits) and saves an fsync per commit.
+                        sqlx::query("PRAGMA synchronous = NORMAL")
                             .execute(&mut *conn)
                             .await?;
                         sqlx::query("PRAGMA busy_timeout = 5000")

@@ -1,6 +1,7 @@
 //! The durable job queue on `sync_jobs`: claim with a lease (PostgreSQL: `FOR UPDATE SKIP
 //! LOCKED`, so many processes share it; SQLite: one process, the write lock serialises),
-//! renew, checkpoint, retry with a delay, finish, dead-letter. A lease that runs out (the
+//! renew, retry with a delay, finish, dead-letter (a page's checkpoint is committed with
+//! its records by `db::synced::commit_page`). A lease that runs out (the
 //! worker crashed) makes the job claimable again, and it resumes from its checkpoint.
 
 use sqlx::Row;
@@ -69,30 +70,6 @@ impl Db {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Save progress after a page: the cursor to resume from and the counts so far.
-    pub async fn checkpoint(
-        &self,
-        job: &SyncJob,
-        worker: &str,
-        lease_ms: i64,
-    ) -> anyhow::Result<bool> {
-        let done = sqlx::query(
-            "UPDATE sync_jobs SET cursor = $1, resources_found = $2, resources_synced = $3, resources_failed = $4, \
-             error_details = $5, lease_until = $6 WHERE id = $7 AND lease_owner = $8 AND status = 'RUNNING'",
-        )
-        .bind(&job.cursor)
-        .bind(job.resources_found)
-        .bind(job.resources_synced)
-        .bind(job.resources_failed)
-        .bind(&job.error_details)
-        .bind(now_ms() + lease_ms)
-        .bind(&job.id)
-        .bind(worker)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
     /// End a job (`COMPLETED`, `FAILED`, `DEAD`, `CANCELLED`).
     pub async fn end_job(
         &self,
@@ -146,99 +123,6 @@ impl Db {
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() == 1)
-    }
-
-    /// The stored hash and version of a synced resource.
-    pub async fn synced(
-        &self,
-        integration: &str,
-        external_id: &str,
-    ) -> anyhow::Result<Option<(String, Option<String>)>> {
-        let row = sqlx::query("SELECT content_hash, version FROM synced_resources WHERE integration_id = $1 AND external_id = $2")
-            .bind(integration)
-            .bind(external_id)
-            .fetch_optional(self.pool())
-            .await?;
-        Ok(row.map(|r| (r.get(0), r.get(1))))
-    }
-
-    /// Record a resource as synced (and seen by `job`).
-    pub async fn record_synced(
-        &self,
-        integration: &str,
-        external_id: &str,
-        kind: &str,
-        hash: &str,
-        version: Option<&str>,
-        job: &str,
-    ) -> anyhow::Result<()> {
-        sqlx::query(
-            "INSERT INTO synced_resources (integration_id, external_id, resource_type, content_hash, version, last_synced_at, seen_job) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (integration_id, external_id) DO UPDATE SET \
-             resource_type = excluded.resource_type, content_hash = excluded.content_hash, version = excluded.version, \
-             last_synced_at = excluded.last_synced_at, seen_job = excluded.seen_job",
-        )
-        .bind(integration)
-        .bind(external_id)
-        .bind(kind)
-        .bind(hash)
-        .bind(version)
-        .bind(now_ms())
-        .bind(job)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
-    /// Mark an unchanged resource as seen by `job` (and store its latest version).
-    pub async fn mark_seen(
-        &self,
-        integration: &str,
-        external_id: &str,
-        version: Option<&str>,
-        job: &str,
-    ) -> anyhow::Result<()> {
-        sqlx::query(
-            "UPDATE synced_resources SET seen_job = $1, version = COALESCE($2, version) WHERE integration_id = $3 AND external_id = $4",
-        )
-        .bind(job)
-        .bind(version)
-        .bind(integration)
-        .bind(external_id)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
-    /// Resources of an integration that `job` did not see.
-    pub async fn unseen(&self, integration: &str, job: &str) -> anyhow::Result<Vec<String>> {
-        let rows = sqlx::query(
-            "SELECT external_id FROM synced_resources WHERE integration_id = $1 AND (seen_job IS NULL OR seen_job <> $2)",
-        )
-        .bind(integration)
-        .bind(job)
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows.iter().map(|r| r.get(0)).collect())
-    }
-
-    /// Forget a synced resource.
-    pub async fn delete_synced(&self, integration: &str, external_id: &str) -> anyhow::Result<()> {
-        sqlx::query("DELETE FROM synced_resources WHERE integration_id = $1 AND external_id = $2")
-            .bind(integration)
-            .bind(external_id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
-
-    /// Every synced resource of an integration: `(external id, content hash)`, sorted.
-    pub async fn synced_all(&self, integration: &str) -> anyhow::Result<Vec<(String, String)>> {
-        let rows = sqlx::query("SELECT external_id, content_hash FROM synced_resources WHERE integration_id = $1 ORDER BY external_id")
-            .bind(integration)
-            .fetch_all(self.pool())
-            .await?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
     /// A walk completed: remember where the next incremental walk starts, reset failures.

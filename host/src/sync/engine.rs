@@ -1,14 +1,11 @@
-//! Running one sync job: claim, walk page by page from the checkpoint, decide the
-//! outcome.
+//! Running one job: claim it, check the integration, run it (a walk, see `walk.rs`, or
+//! one resource, see `resource.rs`) and turn the result into the job's next state.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Value, json};
-
-use super::Sink;
+use super::{Sink, Source};
 use crate::bindings::PluginError;
-use crate::bindings::api::{ListMode, ListRequest, Resource};
 use crate::db::{Integration as Row, SyncJob, job_status, now_ms, status};
 use crate::runtime::{CallError, Integration, Runtime, Session};
 
@@ -21,8 +18,10 @@ pub struct EngineConfig {
     pub lease: Duration,
     /// Page size asked of plugins.
     pub page_size: u32,
-    /// First retry delay; doubles with every attempt (seed 004: 5 s).
+    /// First retry delay of a sync job; doubles with every attempt (seed 004: 5 s).
     pub backoff_base: Duration,
+    /// First retry delay of a resource job (seed 004: 2 s).
+    pub resource_backoff_base: Duration,
     /// Consecutive failed jobs that put an integration in ERROR.
     pub error_threshold: i64,
     /// Wait when a provider rate-limits without saying for how long.
@@ -36,6 +35,7 @@ impl Default for EngineConfig {
             lease: Duration::from_secs(60),
             page_size: 100,
             backoff_base: Duration::from_secs(5),
+            resource_backoff_base: Duration::from_secs(2),
             error_threshold: 3,
             default_rate_limit_wait: Duration::from_secs(60),
         }
@@ -59,7 +59,7 @@ pub enum Outcome {
     Lost,
 }
 
-enum Stop {
+pub(super) enum Stop {
     Call(CallError),
     Lost,
     Storage(anyhow::Error),
@@ -77,17 +77,14 @@ impl From<anyhow::Error> for Stop {
     }
 }
 
-/// Most per-resource failures kept on a job.
-const MAX_RECORDED_FAILURES: usize = 200;
-
 /// Runs sync jobs.
 pub struct SyncEngine {
-    runtime: Runtime,
-    sink: Arc<dyn Sink>,
-    config: EngineConfig,
+    pub(super) runtime: Runtime,
+    pub(super) sink: Arc<dyn Sink>,
+    pub(super) config: EngineConfig,
 }
 
-fn lease_ms(c: &EngineConfig) -> i64 {
+pub(super) fn lease_ms(c: &EngineConfig) -> i64 {
     c.lease.as_millis() as i64
 }
 
@@ -108,6 +105,22 @@ impl SyncEngine {
 
     /// Claim and run one job; `None` when nothing is runnable now.
     pub async fn run_once(&self) -> anyhow::Result<Option<(String, Outcome)>> {
+        self.claim_and_run(None).await
+    }
+
+    /// Claim one job and run it against `source` instead of the provider's plugin (a
+    /// natively compiled provider, in the throughput benchmark).
+    pub async fn run_once_with(
+        &self,
+        source: &mut dyn Source,
+    ) -> anyhow::Result<Option<(String, Outcome)>> {
+        self.claim_and_run(Some(source)).await
+    }
+
+    async fn claim_and_run(
+        &self,
+        source: Option<&mut dyn Source>,
+    ) -> anyhow::Result<Option<(String, Outcome)>> {
         let db = &self.runtime.services().db;
         let Some(job) = db
             .claim_job(&self.config.worker, lease_ms(&self.config))
@@ -116,10 +129,14 @@ impl SyncEngine {
             return Ok(None);
         };
         let id = job.id.clone();
-        Ok(Some((id, self.run(job).await?)))
+        Ok(Some((id, self.run(job, source).await?)))
     }
 
-    async fn run(&self, mut job: SyncJob) -> anyhow::Result<Outcome> {
+    async fn run(
+        &self,
+        mut job: SyncJob,
+        source: Option<&mut dyn Source>,
+    ) -> anyhow::Result<Outcome> {
         let db = &self.runtime.services().db;
         let Some(row) = db.integration_by_id(&job.integration_id).await? else {
             db.end_job(
@@ -143,9 +160,30 @@ impl SyncEngine {
             return Ok(Outcome::Cancelled);
         }
         let started = job.started_at.unwrap_or_else(now_ms);
-        match self.walk(&row, &mut job).await {
+        let mut session: Session;
+        let source: &mut dyn Source = match source {
+            Some(s) => s,
+            None => {
+                let integration = Integration::new(&row.id, row.config_pairs());
+                match self.runtime.session(&row.provider, Some(integration)).await {
+                    Ok(s) => {
+                        session = s;
+                        &mut session
+                    }
+                    Err(e) => return self.settle_failure(&row, &job, e).await,
+                }
+            }
+        };
+        let result = if job.is_resource() {
+            self.resource(&row, &mut job, source).await.map(|()| None)
+        } else {
+            self.walk(&row, &mut job, source).await
+        };
+        match result {
             Ok(token) => {
-                db.finish_sync(&row.id, token.as_deref(), started).await?;
+                if !job.is_resource() {
+                    db.finish_sync(&row.id, token.as_deref(), started).await?;
+                }
                 db.end_job(&job.id, job_status::COMPLETED, None).await?;
                 Ok(Outcome::Completed)
             }
@@ -196,8 +234,12 @@ impl SyncEngine {
     async fn retry_or_bury(&self, row: &Row, job: &SyncJob, msg: &str) -> anyhow::Result<Outcome> {
         let db = &self.runtime.services().db;
         if job.attempts < job.max_attempts {
-            let backoff = self.config.backoff_base.as_millis() as i64
-                * (1 << (job.attempts - 1).clamp(0, 16));
+            let base = if job.is_resource() {
+                self.config.resource_backoff_base
+            } else {
+                self.config.backoff_base
+            };
+            let backoff = base.as_millis() as i64 * (1 << (job.attempts - 1).clamp(0, 16));
             db.delay_job(&job.id, now_ms() + backoff, msg, false)
                 .await?;
             return Ok(Outcome::Delayed);
@@ -206,140 +248,5 @@ impl SyncEngine {
         db.record_failure(&row.id, msg, self.config.error_threshold)
             .await?;
         Ok(Outcome::Dead)
-    }
-
-    /// Walk the integration; returns the sync token of the last page.
-    async fn walk(&self, row: &Row, job: &mut SyncJob) -> Result<Option<String>, Stop> {
-        let db = &self.runtime.services().db;
-        let mut session = self
-            .runtime
-            .session(
-                &row.provider,
-                Some(Integration::new(&row.id, row.config_pairs())),
-            )
-            .await?;
-        let incremental = job.mode == "incremental" && row.last_sync_at.is_some();
-        let mut req = ListRequest {
-            mode: if incremental {
-                ListMode::Incremental
-            } else {
-                ListMode::Full
-            },
-            cursor: job.cursor.clone(),
-            sync_token: if incremental {
-                db.sync_token(&row.id).await?
-            } else {
-                None
-            },
-            modified_after: if incremental { row.last_sync_at } else { None },
-            page_size: self.config.page_size,
-        };
-        let mut failures: Vec<Value> = job
-            .error_details
-            .as_deref()
-            .and_then(|d| serde_json::from_str(d).ok())
-            .unwrap_or_default();
-        loop {
-            let page = session.list(&req).await?;
-            for r in &page.resources {
-                job.resources_found += 1;
-                match self.one(&mut session, row, r, &job.id).await {
-                    Ok(true) => job.resources_synced += 1,
-                    Ok(false) => {}
-                    Err(Stop::Call(CallError::Plugin(PluginError::NotFound(_)))) => {
-                        // Gone between the listing and the fetch: treat as deleted.
-                        self.remove(row, &r.id).await?;
-                    }
-                    Err(Stop::Call(CallError::Plugin(
-                        e @ (PluginError::Other(_)
-                        | PluginError::InvalidInput(_)
-                        | PluginError::Forbidden(_)),
-                    ))) => {
-                        job.resources_failed += 1;
-                        if failures.len() < MAX_RECORDED_FAILURES {
-                            failures
-                                .push(json!({"id": r.id, "code": e.code(), "error": e.message()}));
-                        }
-                    }
-                    Err(other) => return Err(other),
-                }
-            }
-            for id in &page.deleted {
-                self.remove(row, id).await?;
-            }
-            job.cursor = page.next_cursor.clone();
-            job.error_details =
-                (!failures.is_empty()).then(|| Value::Array(failures.clone()).to_string());
-            if !db
-                .checkpoint(job, &self.config.worker, lease_ms(&self.config))
-                .await?
-            {
-                return Err(Stop::Lost);
-            }
-            match page.next_cursor {
-                Some(c) => req.cursor = Some(c),
-                None => {
-                    if req.mode == ListMode::Full {
-                        // Only now, after a complete walk, is "not seen" the same as "deleted".
-                        for id in db.unseen(&row.id, &job.id).await? {
-                            self.remove(row, &id).await?;
-                        }
-                    }
-                    return Ok(page.sync_token);
-                }
-            }
-        }
-    }
-
-    /// Sync one listed resource; true when it was (re)ingested.
-    async fn one(
-        &self,
-        session: &mut Session,
-        row: &Row,
-        r: &Resource,
-        job: &str,
-    ) -> Result<bool, Stop> {
-        let db = &self.runtime.services().db;
-        let known = db.synced(&row.id, &r.id).await?;
-        if let (Some((_, Some(v))), Some(now)) = (&known, &r.version)
-            && v == now
-            && r.content.is_none()
-        {
-            db.mark_seen(&row.id, &r.id, None, job).await?;
-            return Ok(false);
-        }
-        let content = match &r.content {
-            Some(c) => c.clone(),
-            None => session.fetch(&r.id).await?,
-        };
-        if known
-            .as_ref()
-            .is_some_and(|(hash, _)| *hash == content.content_hash)
-        {
-            db.mark_seen(&row.id, &r.id, r.version.as_deref(), job)
-                .await?;
-            return Ok(false);
-        }
-        self.sink.upsert(row, &content).await?;
-        db.record_synced(
-            &row.id,
-            &r.id,
-            &content.kind,
-            &content.content_hash,
-            r.version.as_deref(),
-            job,
-        )
-        .await?;
-        Ok(true)
-    }
-
-    async fn remove(&self, row: &Row, id: &str) -> Result<(), Stop> {
-        self.sink.delete(row, id).await?;
-        self.runtime
-            .services()
-            .db
-            .delete_synced(&row.id, id)
-            .await?;
-        Ok(())
     }
 }

@@ -31,7 +31,8 @@ pub fn interval(frequency: &str) -> Option<i64> {
 
 /// Queue a sync for every integration that is due; returns how many were queued.
 /// Paused, disconnected and token-expired integrations are never scheduled; one already
-/// queued or running is not queued again.
+/// queued or running is not queued again, and one that another host synced since this
+/// tick read it is not due any more.
 pub async fn schedule_due(db: &Db) -> anyhow::Result<usize> {
     let rows = sqlx::query(
         "SELECT id, provider, sync_frequency, last_sync_at FROM integrations WHERE status IN ('ACTIVE', 'ERROR', 'RATE_LIMITED')",
@@ -54,8 +55,7 @@ pub async fn schedule_due(db: &Db) -> anyhow::Result<usize> {
         } else {
             "incremental"
         };
-        let (_, created) = db.request_sync(&id, &provider, mode, "schedule").await?;
-        queued += usize::from(created);
+        queued += usize::from(db.schedule_sync(&id, &provider, mode, last).await?);
     }
     Ok(queued)
 }

@@ -23,6 +23,7 @@ pub fn component(name: &str) -> PathBuf {
         "oauthy" => env!("TRIBUTARY_COMPONENT_OAUTHY"),
         "basicky" => env!("TRIBUTARY_COMPONENT_BASICKY"),
         "paged" => env!("TRIBUTARY_COMPONENT_PAGED"),
+        "paced" => env!("TRIBUTARY_COMPONENT_PACED"),
         "substack" => env!("TRIBUTARY_PLUGIN_SUBSTACK"),
         other => panic!("unknown component {other}"),
     };

@@ -16,6 +16,7 @@ impl Provider for Misbehave {
         ManifestBuilder::new("misbehave", "Misbehave")
             .allowed_host("api.misbehave.test")
             .permission(Permission::RawToken)
+            .rate_limits(600, None, 2)
             .auth(
                 Auth::ApiKey("Key".into()),
                 Injection::Header("X-Api-Key".into()),

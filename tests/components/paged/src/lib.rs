@@ -1,35 +1,26 @@
-//! A provider over a paginated JSON API with versions, for the sync-engine tests: list
-//! pages carry id + version (no content), fetch returns the item; incremental walks ask
-//! for items updated since a time.
+//! A provider over a paginated JSON API with versions, for the sync-engine tests (logic
+//! in `api.rs`), with per-integration webhooks signed like GitHub's: HMAC-SHA256 of the
+//! body under the `webhook_secret` app secret in `X-Hub-Signature-256`.
+
+mod api;
 
 use serde::Deserialize;
-use tributary_sdk::Capabilities;
 use tributary_sdk::prelude::*;
+use tributary_sdk::{Capabilities, FieldKind, WebhookResponse, WebhookRouting, signature};
 
 struct Paged;
 
 #[derive(Deserialize)]
-struct Listed {
-    id: String,
-    version: String,
-    updated: i64,
+struct Hook {
+    #[serde(default)]
+    changed: Vec<String>,
+    #[serde(default)]
+    deleted: Vec<String>,
+    #[serde(default)]
+    sync: bool,
+    /// A handshake the provider expects echoed right away.
+    challenge: Option<String>,
 }
-
-#[derive(Deserialize)]
-struct ListResponse {
-    items: Vec<Listed>,
-    next: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Item {
-    id: String,
-    title: String,
-    body: String,
-    updated: i64,
-}
-
-const API: &str = "https://api.paged.test";
 
 impl Provider for Paged {
     fn manifest() -> Manifest {
@@ -37,45 +28,48 @@ impl Provider for Paged {
             .capabilities(Capabilities {
                 pull: true,
                 incremental: true,
-                webhooks: false,
+                webhooks: true,
                 subscribe: false,
             })
-            .rate_limits(100_000, None, 4)
+            .rate_limits(1_000_000, None, 4)
             .allowed_host("api.paged.test")
+            .field("collection", "Collection", FieldKind::Text, false)
+            .webhook(WebhookRouting::PerIntegration)
             .build()
     }
 
-    fn list(_config: &Config, req: ListRequest) -> Result<Page, Error> {
-        let mut url = format!("{API}/items?limit={}", req.page_size.clamp(1, 1000));
-        if let Some(c) = &req.cursor {
-            url.push_str(&format!("&cursor={c}"));
-        }
-        if let (ListMode::Incremental, Some(t)) = (req.mode, req.modified_after) {
-            url.push_str(&format!("&since={t}"));
-        }
-        let resp: ListResponse = http::Request::get(url).send()?.error_for_status()?.json()?;
-        let resources = resp
-            .items
-            .into_iter()
-            .map(|i| {
-                let mut r = Resource::reference(&i.id, "item", &i.id, Some(i.version));
-                r.modified_at = Some(i.updated);
-                r
-            })
-            .collect();
-        Ok(match resp.next {
-            Some(n) => Page::more(resources, n),
-            None => Page::last(resources),
-        })
+    fn list(config: &Config, req: ListRequest) -> Result<Page, Error> {
+        api::list(config, req)
     }
 
-    fn fetch(_config: &Config, id: &str) -> Result<Content, Error> {
-        let item: Item = http::Request::get(format!("{API}/items/{id}"))
-            .send()?
-            .error_for_status()?
-            .json()?;
-        Ok(Content::text(&item.id, "item", &item.title, &item.body)
-            .with_times(None, Some(item.updated)))
+    fn fetch(config: &Config, id: &str) -> Result<Content, Error> {
+        api::fetch(config, id)
+    }
+
+    fn webhook(_config: &Config, req: WebhookRequest) -> Result<WebhookOutcome, Error> {
+        let secret = secrets::get("webhook_secret")?
+            .ok_or_else(|| Error::invalid_config("no webhook_secret is configured"))?;
+        let given = req
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("x-hub-signature-256"))
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_default();
+        if !signature::verify_hmac_sha256_hex(secret.as_bytes(), &req.body, given, "sha256=") {
+            return Ok(WebhookOutcome::rejected());
+        }
+        let hook: Hook = serde_json::from_slice(&req.body)
+            .map_err(|e| Error::invalid_input(format!("webhook body: {e}")))?;
+        let mut changes: Vec<Change> = hook.changed.into_iter().map(Change::Upsert).collect();
+        changes.extend(hook.deleted.into_iter().map(Change::Delete));
+        let mut outcome = WebhookOutcome::changes(changes);
+        outcome.sync_requested = hook.sync;
+        outcome.response = hook.challenge.map(|c| WebhookResponse {
+            status: 200,
+            headers: vec![("content-type".into(), "text/plain".into())],
+            body: c.into_bytes(),
+        });
+        Ok(outcome)
     }
 }
 

@@ -1,0 +1,201 @@
+//! The synced-resources table, read and written a page at a time: what the engine knows
+//! of a page's resources in one query, and everything a page changed committed in one
+//! transaction together with the job's checkpoint, so a crash leaves either the page
+//! and its cursor or neither.
+
+use std::collections::HashMap;
+
+use sqlx::Row;
+
+use super::{Db, SyncJob, now_ms};
+
+/// A resource (re)ingested by a page.
+#[derive(Debug, Clone)]
+pub struct SyncedRecord {
+    /// Provider's id.
+    pub external_id: String,
+    /// Resource kind.
+    pub kind: String,
+    /// Hash of the content as ingested.
+    pub hash: String,
+    /// Provider's version, when the listing carries one.
+    pub version: Option<String>,
+}
+
+/// Everything one page changed in the record of the index.
+#[derive(Debug, Default, Clone)]
+pub struct PageWrite {
+    /// Resources ingested (new or changed).
+    pub upserts: Vec<SyncedRecord>,
+    /// Unchanged resources the walk saw, with their latest version when it moved.
+    pub seen: Vec<(String, Option<String>)>,
+    /// Resources gone from the source.
+    pub deleted: Vec<String>,
+}
+
+/// Rows per multi-row statement: well under SQLite's 32,766 bound parameters.
+const BATCH: usize = 200;
+
+fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Db {
+    /// Hash and version of the listed resources the index already holds.
+    pub async fn synced_page(
+        &self,
+        integration: &str,
+        ids: &[&str],
+    ) -> anyhow::Result<HashMap<String, (String, Option<String>)>> {
+        let mut known = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(BATCH) {
+            let sql = format!(
+                "SELECT external_id, content_hash, version FROM synced_resources WHERE integration_id = $1 \
+                 AND external_id IN ({})",
+                placeholders(2, chunk.len())
+            );
+            let mut q = sqlx::query(&sql).bind(integration);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for r in q.fetch_all(self.pool()).await? {
+                known.insert(r.get(0), (r.get(1), r.get(2)));
+            }
+        }
+        Ok(known)
+    }
+
+    /// Commit a page: its records and the job's checkpoint, atomically. False (and
+    /// nothing written) when the worker no longer holds the job's lease.
+    pub async fn commit_page(
+        &self,
+        integration: &str,
+        job: &SyncJob,
+        worker: &str,
+        lease_ms: i64,
+        page: &PageWrite,
+    ) -> anyhow::Result<bool> {
+        let mut tx = self.pool().begin().await?;
+        let held = sqlx::query(
+            "UPDATE sync_jobs SET cursor = $1, resources_found = $2, resources_synced = $3, resources_failed = $4, \
+             error_details = $5, lease_until = $6 WHERE id = $7 AND lease_owner = $8 AND status = 'RUNNING'",
+        )
+        .bind(&job.cursor)
+        .bind(job.resources_found)
+        .bind(job.resources_synced)
+        .bind(job.resources_failed)
+        .bind(&job.error_details)
+        .bind(now_ms() + lease_ms)
+        .bind(&job.id)
+        .bind(worker)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !held {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        let now = now_ms();
+        for chunk in page.upserts.chunks(BATCH) {
+            // $1 (integration) and $2 (job) are shared by every row, keeping the parameter
+            // count at 4 per row.
+            let rows = (0..chunk.len())
+                .map(|i| format!("({}, $1, $2, {now})", placeholders(3 + i * 4, 4)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "INSERT INTO synced_resources (external_id, resource_type, content_hash, version, integration_id, \
+                 seen_job, last_synced_at) VALUES {rows} \
+                 ON CONFLICT (integration_id, external_id) DO UPDATE SET resource_type = excluded.resource_type, \
+                 content_hash = excluded.content_hash, version = excluded.version, \
+                 last_synced_at = excluded.last_synced_at, seen_job = excluded.seen_job"
+            );
+            let mut q = sqlx::query(&sql).bind(integration).bind(&job.id);
+            for r in chunk {
+                q = q
+                    .bind(&r.external_id)
+                    .bind(&r.kind)
+                    .bind(&r.hash)
+                    .bind(&r.version);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        let (same, moved): (Vec<_>, Vec<_>) = page.seen.iter().partition(|(_, v)| v.is_none());
+        for chunk in same.chunks(BATCH) {
+            let sql = format!(
+                "UPDATE synced_resources SET seen_job = $1 WHERE integration_id = $2 AND external_id IN ({})",
+                placeholders(3, chunk.len())
+            );
+            let mut q = sqlx::query(&sql).bind(&job.id).bind(integration);
+            for (id, _) in chunk {
+                q = q.bind(id);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        for (id, version) in moved {
+            sqlx::query(
+                "UPDATE synced_resources SET seen_job = $1, version = $2 WHERE integration_id = $3 AND external_id = $4",
+            )
+            .bind(&job.id)
+            .bind(version)
+            .bind(integration)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for chunk in page.deleted.chunks(BATCH) {
+            let sql = format!(
+                "DELETE FROM synced_resources WHERE integration_id = $1 AND external_id IN ({})",
+                placeholders(2, chunk.len())
+            );
+            let mut q = sqlx::query(&sql).bind(integration);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Resources of an integration that `job` did not see.
+    pub async fn unseen(&self, integration: &str, job: &str) -> anyhow::Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT external_id FROM synced_resources WHERE integration_id = $1 AND (seen_job IS NULL OR seen_job <> $2)",
+        )
+        .bind(integration)
+        .bind(job)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    /// Forget synced resources of an integration.
+    pub async fn delete_synced(&self, integration: &str, ids: &[String]) -> anyhow::Result<()> {
+        for chunk in ids.chunks(BATCH) {
+            let sql = format!(
+                "DELETE FROM synced_resources WHERE integration_id = $1 AND external_id IN ({})",
+                placeholders(2, chunk.len())
+            );
+            let mut q = sqlx::query(&sql).bind(integration);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            q.execute(self.pool()).await?;
+        }
+        Ok(())
+    }
+
+    /// Every synced resource of an integration: `(external id, content hash)`, sorted.
+    pub async fn synced_all(&self, integration: &str) -> anyhow::Result<Vec<(String, String)>> {
+        let rows = sqlx::query("SELECT external_id, content_hash FROM synced_resources WHERE integration_id = $1 ORDER BY external_id")
+            .bind(integration)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+}

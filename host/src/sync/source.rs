@@ -1,0 +1,26 @@
+//! Where the engine reads a provider from: a plugin [`Session`] in production; anything
+//! else that speaks the same two calls (a natively compiled provider in the throughput
+//! benchmark).
+
+use futures::future::BoxFuture;
+
+use crate::bindings::api::{Content, ListRequest, Page};
+use crate::runtime::{CallError, Session};
+
+/// The two calls a sync walk makes.
+pub trait Source: Send {
+    /// One page of the listing.
+    fn list<'a>(&'a mut self, req: &'a ListRequest) -> BoxFuture<'a, Result<Page, CallError>>;
+    /// One resource's content.
+    fn fetch<'a>(&'a mut self, id: &'a str) -> BoxFuture<'a, Result<Content, CallError>>;
+}
+
+impl Source for Session {
+    fn list<'a>(&'a mut self, req: &'a ListRequest) -> BoxFuture<'a, Result<Page, CallError>> {
+        Box::pin(Session::list(self, req))
+    }
+
+    fn fetch<'a>(&'a mut self, id: &'a str) -> BoxFuture<'a, Result<Content, CallError>> {
+        Box::pin(Session::fetch(self, id))
+    }
+}
