@@ -11,6 +11,8 @@ pub mod credentials;
 pub mod crypto;
 pub mod db;
 pub mod egress;
+pub mod index;
+pub mod ingest;
 pub mod oauth;
 pub mod runtime;
 pub mod server;

@@ -68,6 +68,23 @@ enum Command {
         #[command(subcommand)]
         command: PluginsCommand,
     },
+    /// The search index.
+    Index {
+        #[command(subcommand)]
+        command: IndexCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum IndexCommand {
+    /// Compare the synced-resources records with the vector store; exit 1 on drift.
+    /// Run it with the server stopped when the index is embedded (one process owns it).
+    Verify {
+        /// Make them agree: delete orphaned points, forget resources without points
+        /// and queue a full sync of their integrations to index them again.
+        #[arg(long)]
+        repair: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -222,6 +239,7 @@ async fn admin_command(config: &HostConfig, command: Command) -> anyhow::Result<
             command: KeysCommand::Rotate,
         }
         | Command::Serve { .. }
+        | Command::Index { .. }
         | Command::Plugins { .. } => unreachable!("handled before"),
     }
     Ok(())
@@ -239,6 +257,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let mut config = HostConfig::new(&cli.data_dir);
     config.database_url = cli.database_url;
+    config.index = tributary::ingest::IndexConfig::from_env();
     match cli.command {
         Command::Serve {
             addr,
@@ -276,6 +295,7 @@ async fn main() -> anyhow::Result<()> {
                 data.join("keys.json").display().to_string()
             };
             println!("  encryption:   {keys}");
+            println!("  index:        {}", config.index.describe(&data));
             println!("  API docs:     http://{local}/api/openapi.json");
             println!(
                 "  first admin:  tributary users create --email you@example.com --admin && tributary keys create --email you@example.com"
@@ -285,6 +305,39 @@ async fn main() -> anyhow::Result<()> {
                 let _ = tokio::signal::ctrl_c().await;
             })
             .await
+        }
+        Command::Index {
+            command: IndexCommand::Verify { repair },
+        } => {
+            let db = tributary::db::Db::connect(&config.database_url()).await?;
+            let ingest = config.index.open(&config.data_dir).await?;
+            let report = tributary::ingest::verify(&db, ingest.store().as_ref(), repair).await?;
+            for d in &report.drift {
+                println!(
+                    "integration {}: {} recorded without points, {} points without a record",
+                    d.integration_id,
+                    d.missing.len(),
+                    d.orphaned.len()
+                );
+            }
+            for id in &report.unknown_integrations {
+                println!("integration {id}: points of an integration that no longer exists");
+            }
+            println!(
+                "{} integrations, {} indexed resources: {}",
+                report.integrations,
+                report.resources,
+                match (report.clean(), repair) {
+                    (true, _) => "records and index agree",
+                    (false, true) =>
+                        "drift repaired (full syncs queued where resources were missing)",
+                    (false, false) => "DRIFT (run with --repair to fix)",
+                }
+            );
+            if !report.clean() && !repair {
+                std::process::exit(1);
+            }
+            Ok(())
         }
         command @ (Command::Users { .. } | Command::Orgs { .. } | Command::Keys { .. }) => {
             admin_command(&config, command).await

@@ -9,9 +9,10 @@ use anyhow::Context;
 use crate::api::{AppState, Urls, app};
 use crate::crypto::Keyring;
 use crate::db::Db;
+use crate::ingest::{IndexConfig, Ingestor};
 use crate::runtime::{Limits, Runtime, RuntimeConfig};
 use crate::services::{EgressLimits, Services};
-use crate::sync::{EngineConfig, NoopSink, SyncEngine};
+use crate::sync::{EngineConfig, SyncEngine};
 use crate::vault::Vault;
 
 /// Sync workers per process.
@@ -34,6 +35,8 @@ pub struct HostConfig {
     pub public_url: String,
     /// Where browsers land after an OAuth callback; the public URL when unset.
     pub frontend_url: Option<String>,
+    /// Vector store and embedder.
+    pub index: IndexConfig,
 }
 
 impl HostConfig {
@@ -46,6 +49,7 @@ impl HostConfig {
             limits: Limits::default(),
             public_url: "http://127.0.0.1:8080".into(),
             frontend_url: None,
+            index: IndexConfig::default(),
         }
     }
 
@@ -72,6 +76,8 @@ pub struct Host {
     pub keyring: Arc<Keyring>,
     /// Public URLs.
     pub urls: Urls,
+    /// Ingestion and search.
+    pub ingest: Arc<Ingestor>,
 }
 
 /// Write each bundled plugin into the plugins dir unless the admin replaced or removed
@@ -154,11 +160,13 @@ impl Host {
             .unwrap_or_else(|| format!("{public}/"));
         url::Url::parse(&frontend).with_context(|| format!("frontend URL {frontend:?}"))?;
         url::Url::parse(&public).with_context(|| format!("public URL {public:?}"))?;
+        let ingest = config.index.open(&config.data_dir).await?;
         Ok(Host {
             runtime,
             vault,
             keyring,
             urls: Urls { public, frontend },
+            ingest,
         })
     }
 
@@ -169,6 +177,7 @@ impl Host {
             vault: self.vault.clone(),
             keyring: self.keyring.clone(),
             urls: Arc::new(self.urls.clone()),
+            ingest: self.ingest.clone(),
         }
     }
 
@@ -203,7 +212,6 @@ impl Host {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         self.runtime.watch()?;
-        // Until ingestion lands, the synced-resources table is the index's record.
         let mut config = EngineConfig::default();
         // How long a crashed worker's job stays claimed before another worker takes it over.
         if let Some(ms) = std::env::var("TRIBUTARY_SYNC_LEASE_MS")
@@ -212,7 +220,7 @@ impl Host {
         {
             config.lease = std::time::Duration::from_millis(ms);
         }
-        let engine = SyncEngine::new(self.runtime.clone(), Arc::new(NoopSink), config);
+        let engine = SyncEngine::new(self.runtime.clone(), self.ingest.clone(), config);
         Arc::new(engine).spawn(SYNC_WORKERS, SCHEDULER_TICK);
         axum::serve(listener, app(self.state()))
             .with_graceful_shutdown(shutdown)

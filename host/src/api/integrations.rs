@@ -243,11 +243,21 @@ async fn set_paused(
     Ok(Json(view(&find(&state, &owner, &provider).await?)))
 }
 
+/// Body of a disconnect.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DisconnectRequest {
+    /// Also delete everything indexed from the integration.
+    #[serde(default)]
+    purge: bool,
+}
+
 async fn disconnect(
     state: AppState,
     caller: Caller,
     org: Option<String>,
     provider: String,
+    req: DisconnectRequest,
 ) -> Result<StatusCode, ApiError> {
     let (owner, _) = scope(&state, &caller.0, org.as_deref(), Access::Write).await?;
     let i = find(&state, &owner, &provider).await?;
@@ -257,6 +267,12 @@ async fn disconnect(
         .db()
         .set_integration_status(&i.id, status::DISCONNECTED, None)
         .await?;
+    if req.purge {
+        // Points first: a crash in between leaves records whose points are gone, which
+        // `tributary index verify` reports and the records' deletion here finishes.
+        state.ingest.store().purge(&i.id).await?;
+        state.db().purge_synced(&i.id).await?;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -349,8 +365,10 @@ pair!(
     delete,
     "/api/integrations/{provider}",
     "/api/organizations/{slug}/integrations/{provider}",
-    "Disconnect: credentials and plugin state are deleted",
-    |state, caller, org, provider, _body| disconnect(state, caller, org, provider)
+    "Disconnect: credentials and plugin state are deleted; with `{\"purge\": true}` also everything indexed",
+    |state, caller, org, provider, body| async {
+        disconnect(state, caller, org, provider, optional_json(&body)?).await
+    }
 );
 
 /// Providers available to the caller's plan, with connection status.

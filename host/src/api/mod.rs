@@ -11,6 +11,7 @@ mod events;
 mod health;
 pub mod integrations;
 mod plugins;
+mod search;
 mod webhooks;
 
 use std::sync::Arc;
@@ -56,6 +57,8 @@ pub struct AppState {
     pub keyring: Arc<Keyring>,
     /// Public URLs.
     pub urls: Arc<Urls>,
+    /// Ingestion and search.
+    pub ingest: Arc<crate::ingest::Ingestor>,
 }
 
 impl AppState {
@@ -125,6 +128,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(p::show, p::remove))
         .routes(routes!(p::get_settings, p::put_settings))
         .routes(routes!(events::stream))
+        .routes(routes!(search::get_search, search::post_search))
         .routes(routes!(w::per_app))
         .routes(routes!(w::per_integration))
         .routes(routes!(health::health))

@@ -167,6 +167,16 @@ impl Db {
         Ok(())
     }
 
+    /// Ids of the organizations `user_id` belongs to (any role).
+    pub async fn org_ids_of(&self, user_id: &str) -> anyhow::Result<Vec<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT org_id FROM memberships WHERE user_id = $1 ORDER BY org_id")
+                .bind(user_id)
+                .fetch_all(self.pool())
+                .await?,
+        )
+    }
+
     /// A user's role in an organization.
     pub async fn role(&self, org_id: &str, user_id: &str) -> anyhow::Result<Option<Role>> {
         let row = sqlx::query("SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2")

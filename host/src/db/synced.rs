@@ -20,6 +20,8 @@ pub struct SyncedRecord {
     pub hash: String,
     /// Provider's version, when the listing carries one.
     pub version: Option<String>,
+    /// Why the sink holds nothing of it; `None` when it is indexed.
+    pub skipped: Option<String>,
 }
 
 /// Everything one page changed in the record of the index.
@@ -44,6 +46,17 @@ fn placeholders(from: usize, n: usize) -> String {
 }
 
 impl Db {
+    /// Forget every synced record of an integration (its index was purged).
+    pub async fn purge_synced(&self, integration: &str) -> anyhow::Result<u64> {
+        Ok(
+            sqlx::query("DELETE FROM synced_resources WHERE integration_id = $1")
+                .bind(integration)
+                .execute(self.pool())
+                .await?
+                .rows_affected(),
+        )
+    }
+
     /// Hash and version of the listed resources the index already holds.
     pub async fn synced_page(
         &self,
@@ -102,16 +115,16 @@ impl Db {
         let now = now_ms();
         for chunk in page.upserts.chunks(BATCH) {
             // $1 (integration) and $2 (job) are shared by every row, keeping the parameter
-            // count at 4 per row.
+            // count at 5 per row.
             let rows = (0..chunk.len())
-                .map(|i| format!("({}, $1, $2, {now})", placeholders(3 + i * 4, 4)))
+                .map(|i| format!("({}, $1, $2, {now})", placeholders(3 + i * 5, 5)))
                 .collect::<Vec<_>>()
                 .join(", ");
             let sql = format!(
-                "INSERT INTO synced_resources (external_id, resource_type, content_hash, version, integration_id, \
-                 seen_job, last_synced_at) VALUES {rows} \
+                "INSERT INTO synced_resources (external_id, resource_type, content_hash, version, skip_reason, \
+                 integration_id, seen_job, last_synced_at) VALUES {rows} \
                  ON CONFLICT (integration_id, external_id) DO UPDATE SET resource_type = excluded.resource_type, \
-                 content_hash = excluded.content_hash, version = excluded.version, \
+                 content_hash = excluded.content_hash, version = excluded.version, skip_reason = excluded.skip_reason, \
                  last_synced_at = excluded.last_synced_at, seen_job = excluded.seen_job"
             );
             let mut q = sqlx::query(&sql).bind(integration).bind(&job.id);
@@ -120,7 +133,8 @@ impl Db {
                     .bind(&r.external_id)
                     .bind(&r.kind)
                     .bind(&r.hash)
-                    .bind(&r.version);
+                    .bind(&r.version)
+                    .bind(&r.skipped);
             }
             q.execute(&mut *tx).await?;
         }
@@ -197,5 +211,33 @@ impl Db {
             .fetch_all(self.pool())
             .await?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// External ids of an integration's resources that should have points (synced and
+    /// not skipped).
+    pub async fn indexed_ids(&self, integration: &str) -> anyhow::Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT external_id FROM synced_resources WHERE integration_id = $1 AND skip_reason IS NULL",
+        )
+        .bind(integration)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Why a synced resource holds nothing in the index (`None` when it is indexed or
+    /// unknown).
+    pub async fn skip_reason(
+        &self,
+        integration: &str,
+        external_id: &str,
+    ) -> anyhow::Result<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT skip_reason FROM synced_resources WHERE integration_id = $1 AND external_id = $2",
+        )
+        .bind(integration)
+        .bind(external_id)
+        .fetch_optional(self.pool())
+        .await?
+        .flatten())
     }
 }

@@ -12,5 +12,5 @@ mod walk;
 
 pub use engine::{EngineConfig, Outcome, SyncEngine};
 pub use scheduler::{interval, priority, schedule_due};
-pub use sink::{NoopSink, Sink};
+pub use sink::{NoopSink, Sink, Skipped};
 pub use source::Source;

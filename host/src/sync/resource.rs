@@ -36,7 +36,8 @@ impl SyncEngine {
                     .get(&id)
                     .is_none_or(|(hash, _)| *hash != content.content_hash)
                 {
-                    self.sink
+                    let skipped = self
+                        .sink
                         .upsert(row, std::slice::from_ref(&content))
                         .await?;
                     job.resources_synced = 1;
@@ -47,6 +48,7 @@ impl SyncEngine {
                         // The listing's version is unknown here; the next walk fetches
                         // this resource once more and stores it.
                         version: None,
+                        skipped: skipped.into_iter().next().map(|s| s.reason),
                     });
                 }
             }

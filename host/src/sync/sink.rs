@@ -1,22 +1,32 @@
-//! Where synced content goes. The ingestion pipeline (extract, chunk, embed, vector
-//! store) implements [`Sink`]; until then the synced-resources table is the record of
-//! what is in the index and [`NoopSink`] stores nothing else. Calls carry a page at a
-//! time so an implementation can batch (embedding requests, vector upserts).
+//! Where synced content goes: the ingestion pipeline ([`crate::ingest::Ingestor`]:
+//! extract, chunk, embed, vector store) implements [`Sink`]; [`NoopSink`] keeps nothing
+//! beyond the synced-resources records (tests of the engine alone). Calls carry a page
+//! at a time so an implementation can batch (embedding requests, vector upserts).
 
 use futures::future::BoxFuture;
 
 use crate::bindings::api::Content;
 use crate::db::Integration;
 
+/// A resource the sink took but holds nothing of (unsupported type, no text): recorded
+/// as skipped with the reason, never a failure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Skipped {
+    /// The resource.
+    pub external_id: String,
+    /// Why it was not indexed.
+    pub reason: String,
+}
+
 /// Receives content to index and ids to remove from the index. Both calls must be
 /// idempotent: after a crash the engine repeats the page it had not committed.
 pub trait Sink: Send + Sync {
-    /// Index (or re-index) resources of `integration`.
+    /// Index (or re-index) resources of `integration`; returns those it skipped.
     fn upsert<'a>(
         &'a self,
         integration: &'a Integration,
         contents: &'a [Content],
-    ) -> BoxFuture<'a, anyhow::Result<()>>;
+    ) -> BoxFuture<'a, anyhow::Result<Vec<Skipped>>>;
     /// Remove resources of `integration` from the index.
     fn delete<'a>(
         &'a self,
@@ -33,8 +43,8 @@ impl Sink for NoopSink {
         &'a self,
         _: &'a Integration,
         _: &'a [Content],
-    ) -> BoxFuture<'a, anyhow::Result<()>> {
-        Box::pin(async { Ok(()) })
+    ) -> BoxFuture<'a, anyhow::Result<Vec<Skipped>>> {
+        Box::pin(async { Ok(Vec::new()) })
     }
 
     fn delete<'a>(

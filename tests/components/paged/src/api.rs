@@ -17,6 +17,10 @@ struct Listed {
     updated: i64,
     title: Option<String>,
     body: Option<String>,
+    #[serde(default)]
+    mime: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -31,6 +35,10 @@ struct Item {
     title: String,
     body: String,
     updated: i64,
+    #[serde(default)]
+    mime: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
 }
 
 fn scope(config: &Config) -> String {
@@ -59,9 +67,8 @@ pub fn list(config: &Config, req: ListRequest) -> Result<Page, Error> {
         .into_iter()
         .map(|i| match (i.title, i.body) {
             (Some(title), Some(body)) => {
-                let mut r = Resource::with_content(
-                    Content::text(&i.id, "item", &title, &body).with_times(None, Some(i.updated)),
-                );
+                let mut r =
+                    Resource::with_content(content(&i.id, &title, body, i.updated, i.mime, i.url));
                 r.version = Some(i.version);
                 r
             }
@@ -84,6 +91,33 @@ pub fn fetch(config: &Config, id: &str) -> Result<Content, Error> {
         .send()?
         .error_for_status()?
         .json()?;
-    Ok(Content::text(&item.id, "item", &item.title, &item.body)
-        .with_times(None, Some(item.updated)))
+    Ok(content(
+        &item.id,
+        &item.title,
+        item.body,
+        item.updated,
+        item.mime,
+        item.url,
+    ))
+}
+
+/// An item's content: text, or bytes of the item's mime type (HTML, Markdown, ...) that
+/// the host extracts.
+fn content(
+    id: &str,
+    title: &str,
+    body: String,
+    updated: i64,
+    mime: Option<String>,
+    url: Option<String>,
+) -> Content {
+    let c = match mime {
+        Some(m) => Content::bytes(id, "item", title, &m, body.into_bytes()),
+        None => Content::text(id, "item", title, &body),
+    }
+    .with_times(None, Some(updated));
+    match url {
+        Some(u) => c.with_url(u),
+        None => c,
+    }
 }

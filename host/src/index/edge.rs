@@ -1,0 +1,387 @@
+//! The embedded backend: one `qdrant-edge` shard under the data dir.
+//!
+//! The shard's `flush` panics when another thread holds its WAL or segment lock, so all
+//! writes (update, flush, optimize) go through one write lock and queries share the read
+//! side. Every call runs on the blocking pool. A write is flushed before it returns:
+//! `EdgeShard::load` does not replay the WAL, and the engine records a resource as
+//! indexed right after the sink returns.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use anyhow::Context;
+use futures::future::BoxFuture;
+use parking_lot::RwLock;
+use qdrant_edge::external::ordered_float::OrderedFloat;
+use qdrant_edge::{
+    Condition, CountRequest, CreateIndex, Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams,
+    EdgeVectorParams, FacetRequest, FacetValue, FieldCondition, FieldIndexOperations, Filter,
+    Fusion, JsonPath, Match, Modifier, NamedQuery, PayloadFieldSchema, PayloadSchemaType,
+    PointInsertOperations, PointOperations, PointStruct, Prefetch, QueryEnum, QueryRequest, Range,
+    ScoringQuery, UpdateOperation, ValueVariants, Vector, VectorInternal, Vectors,
+    WithPayloadInterface, WithVector,
+};
+
+use super::{ChunkMeta, ChunkPoint, DENSE, Hit, Query, SPARSE, Sparse, VectorStore};
+
+/// Points written between two optimizer runs (segment merges and index builds).
+const OPTIMIZE_EVERY: usize = 20_000;
+/// Candidates each side of a hybrid query contributes to the fusion.
+const PREFETCH_FACTOR: usize = 4;
+
+/// The embedded Qdrant shard.
+pub struct EdgeStore {
+    shard: Arc<RwLock<EdgeShard>>,
+    written: Arc<AtomicUsize>,
+}
+
+impl EdgeStore {
+    /// Open (or create) the shard in `dir`. `dense` is the dense vector size when an
+    /// embedder is configured; it must match what the shard was created with.
+    pub fn open(dir: &Path, dense: Option<usize>) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let shard = if dir.join("edge_config.json").exists() {
+            let shard = EdgeShard::load(dir, None)
+                .with_context(|| format!("opening the index in {}", dir.display()))?;
+            let held = shard.config().vectors.get(DENSE).map(|v| v.size);
+            if held != dense {
+                anyhow::bail!(
+                    "the index in {} holds dense vectors of size {held:?} but the embedder \
+                     makes {dense:?}; move the directory away and run `tributary index verify \
+                     --repair` to re-index with the new embedder",
+                    dir.display()
+                );
+            }
+            shard
+        } else {
+            let mut config = EdgeConfig {
+                on_disk_payload: true,
+                ..Default::default()
+            };
+            config.sparse_vectors.insert(
+                SPARSE.into(),
+                EdgeSparseVectorParams {
+                    modifier: Some(Modifier::Idf),
+                    ..Default::default()
+                },
+            );
+            if let Some(size) = dense {
+                config.vectors.insert(
+                    DENSE.into(),
+                    EdgeVectorParams {
+                        size,
+                        distance: Distance::Cosine,
+                        on_disk: None,
+                        multivector_config: None,
+                        datatype: None,
+                        quantization_config: None,
+                        hnsw_config: None,
+                    },
+                );
+            }
+            let shard = EdgeShard::new(dir, config)
+                .with_context(|| format!("creating the index in {}", dir.display()))?;
+            for (field, kind) in [
+                ("owner", PayloadSchemaType::Keyword),
+                ("integration_id", PayloadSchemaType::Keyword),
+                ("external_id", PayloadSchemaType::Keyword),
+                ("provider", PayloadSchemaType::Keyword),
+                ("updated_at", PayloadSchemaType::Integer),
+            ] {
+                shard.update(UpdateOperation::FieldIndexOperation(
+                    FieldIndexOperations::CreateIndex(CreateIndex {
+                        field_name: path(field),
+                        field_schema: Some(PayloadFieldSchema::FieldType(kind)),
+                    }),
+                ))?;
+            }
+            shard.flush();
+            shard
+        };
+        Ok(Self {
+            shard: Arc::new(RwLock::new(shard)),
+            written: Arc::default(),
+        })
+    }
+
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&EdgeShard) -> anyhow::Result<T> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let shard = self.shard.clone();
+        tokio::task::spawn_blocking(move || {
+            let guard = shard.write();
+            let out = f(&guard)?;
+            guard.flush();
+            Ok(out)
+        })
+        .await?
+    }
+
+    /// Distinct values of a keyword field among the points `filter` selects.
+    async fn distinct(
+        &self,
+        field: &'static str,
+        filter: Option<Filter>,
+    ) -> anyhow::Result<HashSet<String>> {
+        self.read(move |shard| {
+            let facets = shard.facet(FacetRequest {
+                key: path(field),
+                limit: usize::MAX >> 1,
+                filter,
+                exact: true,
+            })?;
+            Ok(facets
+                .hits
+                .into_iter()
+                .filter_map(|h| match h.value {
+                    FacetValue::Keyword(k) => Some(k),
+                    _ => None,
+                })
+                .collect())
+        })
+        .await
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&EdgeShard) -> anyhow::Result<T> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let shard = self.shard.clone();
+        tokio::task::spawn_blocking(move || f(&shard.read())).await?
+    }
+}
+
+fn path(field: &str) -> JsonPath {
+    // Only the fixed payload keys of `ChunkMeta` reach here.
+    JsonPath::try_from(field).expect("a valid payload key")
+}
+
+fn keyword(field: &str, value: &str) -> Condition {
+    Condition::Field(FieldCondition::new_match(
+        path(field),
+        Match::new_value(ValueVariants::String(value.to_string())),
+    ))
+}
+
+fn any_of(field: &str, values: &[String]) -> Condition {
+    Condition::Field(FieldCondition::new_match(
+        path(field),
+        Match::from(values.to_vec()),
+    ))
+}
+
+fn resources_filter(integration_id: &str, external_ids: &[String]) -> Filter {
+    Filter {
+        must: Some(vec![
+            keyword("integration_id", integration_id),
+            any_of("external_id", external_ids),
+        ]),
+        ..Default::default()
+    }
+}
+
+/// The query's filter: the caller's owners always, narrowed by the optional filters.
+fn query_filter(q: &Query) -> Filter {
+    let mut must = vec![any_of("owner", &q.owners)];
+    if let Some(p) = &q.provider {
+        must.push(keyword("provider", p));
+    }
+    if let Some(i) = &q.integration_id {
+        must.push(keyword("integration_id", i));
+    }
+    if q.updated_from.is_some() || q.updated_to.is_some() {
+        must.push(Condition::Field(FieldCondition::new_range(
+            path("updated_at"),
+            Range {
+                gte: q.updated_from.map(|v| OrderedFloat(v as f64)),
+                lte: q.updated_to.map(|v| OrderedFloat(v as f64)),
+                lt: None,
+                gt: None,
+            },
+        )));
+    }
+    Filter {
+        must: Some(must),
+        ..Default::default()
+    }
+}
+
+fn nearest(vector: VectorInternal, using: &str) -> Option<ScoringQuery> {
+    Some(ScoringQuery::Vector(QueryEnum::Nearest(NamedQuery {
+        query: vector,
+        using: Some(using.into()),
+    })))
+}
+
+fn sparse(s: &Sparse) -> anyhow::Result<VectorInternal> {
+    Ok(Vector::new_sparse(s.indices.clone(), s.values.clone())?.0)
+}
+
+fn point(p: ChunkPoint) -> anyhow::Result<PointStruct> {
+    let mut vectors = vec![(SPARSE, Vector(sparse(&p.sparse)?))];
+    if let Some(d) = p.dense {
+        vectors.push((DENSE, Vector::new_dense(d)));
+    }
+    // qdrant-edge has its own copy of the uuid crate.
+    let id = qdrant_edge::external::uuid::Uuid::from_bytes(p.id.into_bytes());
+    Ok(PointStruct::new(
+        qdrant_edge::PointId::Uuid(id),
+        Vectors::new_named(vectors),
+        serde_json::to_value(&p.meta)?,
+    ))
+}
+
+impl VectorStore for EdgeStore {
+    fn replace<'a>(
+        &'a self,
+        integration_id: &'a str,
+        external_ids: &'a [String],
+        points: Vec<ChunkPoint>,
+    ) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            if external_ids.is_empty() {
+                return Ok(());
+            }
+            let filter = resources_filter(integration_id, external_ids);
+            let n = points.len();
+            let points = points
+                .into_iter()
+                .map(|p| point(p).map(Into::into))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let optimize = self.written.fetch_add(n, Ordering::Relaxed) + n >= OPTIMIZE_EVERY;
+            if optimize {
+                self.written.store(0, Ordering::Relaxed);
+            }
+            self.write(move |shard| {
+                // A resource's old chunks go first: a shorter new version must not keep
+                // the old tail.
+                shard.update(UpdateOperation::PointOperation(
+                    PointOperations::DeletePointsByFilter(filter),
+                ))?;
+                if !points.is_empty() {
+                    shard.update(UpdateOperation::PointOperation(
+                        PointOperations::UpsertPoints(PointInsertOperations::PointsList(points)),
+                    ))?;
+                }
+                if optimize {
+                    shard.optimize()?;
+                }
+                Ok(())
+            })
+            .await
+        })
+    }
+
+    fn delete<'a>(
+        &'a self,
+        integration_id: &'a str,
+        external_ids: &'a [String],
+    ) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            if external_ids.is_empty() {
+                return Ok(());
+            }
+            let filter = resources_filter(integration_id, external_ids);
+            self.write(move |shard| {
+                Ok(shard.update(UpdateOperation::PointOperation(
+                    PointOperations::DeletePointsByFilter(filter),
+                ))?)
+            })
+            .await
+        })
+    }
+
+    fn purge<'a>(&'a self, integration_id: &'a str) -> BoxFuture<'a, anyhow::Result<()>> {
+        let filter = Filter::new_must(keyword("integration_id", integration_id));
+        Box::pin(self.write(move |shard| {
+            Ok(shard.update(UpdateOperation::PointOperation(
+                PointOperations::DeletePointsByFilter(filter),
+            ))?)
+        }))
+    }
+
+    fn search<'a>(&'a self, q: &'a Query) -> BoxFuture<'a, anyhow::Result<Vec<Hit>>> {
+        Box::pin(async move {
+            if q.owners.is_empty() || q.limit == 0 {
+                return Ok(Vec::new());
+            }
+            let filter = query_filter(q);
+            let sparse_query = nearest(sparse(&q.sparse)?, SPARSE);
+            let (prefetches, query) = match &q.dense {
+                None => (Vec::new(), sparse_query),
+                Some(d) => {
+                    // Ownership is enforced inside each prefetch: the fusion only ever
+                    // sees the caller's points.
+                    let prefetch = |query| Prefetch {
+                        prefetches: Vec::new(),
+                        query,
+                        limit: q.limit * PREFETCH_FACTOR,
+                        params: None,
+                        filter: Some(filter.clone()),
+                        score_threshold: None,
+                    };
+                    (
+                        vec![
+                            prefetch(sparse_query),
+                            prefetch(nearest(VectorInternal::from(d.clone()), DENSE)),
+                        ],
+                        Some(ScoringQuery::Fusion(Fusion::Rrf {
+                            k: 60,
+                            weights: None,
+                        })),
+                    )
+                }
+            };
+            let request = QueryRequest {
+                prefetches,
+                query,
+                filter: Some(filter),
+                score_threshold: None,
+                limit: q.limit,
+                offset: 0,
+                params: None,
+                with_vector: WithVector::Bool(false),
+                with_payload: WithPayloadInterface::Bool(true),
+            };
+            let points = self.read(move |shard| Ok(shard.query(request)?)).await?;
+            points
+                .into_iter()
+                .map(|p| {
+                    let payload = p.payload.map(|p| p.0).unwrap_or_default();
+                    Ok(Hit {
+                        score: p.score,
+                        meta: serde_json::from_value::<ChunkMeta>(payload.into())?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn resources<'a>(
+        &'a self,
+        integration_id: &'a str,
+    ) -> BoxFuture<'a, anyhow::Result<HashSet<String>>> {
+        let filter = Filter::new_must(keyword("integration_id", integration_id));
+        Box::pin(self.distinct("external_id", Some(filter)))
+    }
+
+    fn integrations(&self) -> BoxFuture<'_, anyhow::Result<HashSet<String>>> {
+        Box::pin(self.distinct("integration_id", None))
+    }
+
+    fn count<'a>(
+        &'a self,
+        integration_id: Option<&'a str>,
+    ) -> BoxFuture<'a, anyhow::Result<usize>> {
+        let filter = integration_id.map(|i| Filter::new_must(keyword("integration_id", i)));
+        Box::pin(self.read(move |shard| {
+            Ok(shard.count(CountRequest {
+                filter,
+                exact: true,
+            })?)
+        }))
+    }
+}

@@ -1,0 +1,154 @@
+//! The vector store: one trait, two backends: the embedded Qdrant engine (`qdrant-edge`,
+//! under the data dir, the default) and a Qdrant server (`qdrant-client`, when
+//! `QDRANT_URL` is set). Points are chunks; a resource's points are replaced as a whole
+//! and every query carries the caller's ownership filter.
+
+mod edge;
+
+use std::collections::HashSet;
+
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+
+pub use edge::EdgeStore;
+
+/// Name of the sparse (BM25) vector of every point.
+pub const SPARSE: &str = "bm25";
+/// Name of the dense vector, present when an embedder is configured.
+pub const DENSE: &str = "dense";
+
+/// A sparse vector: sorted unique dimension ids and their weights.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Sparse {
+    /// Dimension ids.
+    pub indices: Vec<u32>,
+    /// Weights, one per id.
+    pub values: Vec<f32>,
+}
+
+/// What a point says about its chunk. `text` is absent for METADATA_ONLY integrations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChunkMeta {
+    /// `user:<id>` or `org:<id>`: the one field ownership filters match.
+    pub owner: String,
+    /// `user` or `org`.
+    pub owner_kind: String,
+    /// User or organization id.
+    pub owner_id: String,
+    /// Integration id.
+    pub integration_id: String,
+    /// Provider id.
+    pub provider: String,
+    /// The resource's id at the provider.
+    pub external_id: String,
+    /// Resource kind (`document`, `message`, ...).
+    pub kind: String,
+    /// Resource title.
+    pub title: String,
+    /// Link to the resource.
+    pub url: Option<String>,
+    /// Author's name.
+    pub author: Option<String>,
+    /// Position of the chunk in the resource, from 0.
+    pub chunk_index: u64,
+    /// Byte offset of the chunk in the extracted text.
+    pub chunk_offset: u64,
+    /// Resource creation time, ms.
+    pub created_at: Option<i64>,
+    /// Resource modification time (creation time when absent), ms.
+    pub updated_at: Option<i64>,
+    /// When the chunk was indexed, ms.
+    pub indexed_at: i64,
+    /// The chunk's text (FULL_CONTENT only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+/// One point to write.
+#[derive(Debug, Clone)]
+pub struct ChunkPoint {
+    /// Stable id: the same resource chunk always gets the same id.
+    pub id: uuid::Uuid,
+    /// BM25 vector.
+    pub sparse: Sparse,
+    /// Dense vector, when an embedder is configured.
+    pub dense: Option<Vec<f32>>,
+    /// Payload.
+    pub meta: ChunkMeta,
+}
+
+impl ChunkPoint {
+    /// The point id of chunk `index` of a resource.
+    pub fn id_for(integration_id: &str, external_id: &str, index: usize) -> uuid::Uuid {
+        // Length-prefixed parts: no two (integration, resource, index) triples collide.
+        let name = format!(
+            "{}:{integration_id}{}:{external_id}{index}",
+            integration_id.len(),
+            external_id.len()
+        );
+        uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, name.as_bytes())
+    }
+}
+
+/// A search: vectors of the query, the owners the caller may read, and filters that can
+/// only narrow that.
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    /// `user:<id>` / `org:<id>` values; empty finds nothing.
+    pub owners: Vec<String>,
+    /// BM25 query vector.
+    pub sparse: Sparse,
+    /// Dense query vector: fused with the sparse ranking (RRF) when present.
+    pub dense: Option<Vec<f32>>,
+    /// Only this provider.
+    pub provider: Option<String>,
+    /// Only this integration.
+    pub integration_id: Option<String>,
+    /// Only resources modified at or after, ms.
+    pub updated_from: Option<i64>,
+    /// Only resources modified at or before, ms.
+    pub updated_to: Option<i64>,
+    /// Most hits.
+    pub limit: usize,
+}
+
+/// A ranked chunk.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    /// Score (BM25, cosine or fused RRF, by query kind).
+    pub score: f32,
+    /// The chunk's payload.
+    pub meta: ChunkMeta,
+}
+
+/// A vector store holding chunks of synced resources.
+pub trait VectorStore: Send + Sync {
+    /// Replace the points of each resource in `external_ids` of `integration_id` with
+    /// `points` (which belong to those resources), durably.
+    fn replace<'a>(
+        &'a self,
+        integration_id: &'a str,
+        external_ids: &'a [String],
+        points: Vec<ChunkPoint>,
+    ) -> BoxFuture<'a, anyhow::Result<()>>;
+    /// Remove every point of these resources.
+    fn delete<'a>(
+        &'a self,
+        integration_id: &'a str,
+        external_ids: &'a [String],
+    ) -> BoxFuture<'a, anyhow::Result<()>>;
+    /// Remove every point of an integration.
+    fn purge<'a>(&'a self, integration_id: &'a str) -> BoxFuture<'a, anyhow::Result<()>>;
+    /// Ranked chunks for `query`, only ever among `query.owners`.
+    fn search<'a>(&'a self, query: &'a Query) -> BoxFuture<'a, anyhow::Result<Vec<Hit>>>;
+    /// External ids of the resources that have points in `integration_id`.
+    fn resources<'a>(
+        &'a self,
+        integration_id: &'a str,
+    ) -> BoxFuture<'a, anyhow::Result<HashSet<String>>>;
+    /// Ids of the integrations that have points.
+    fn integrations(&self) -> BoxFuture<'_, anyhow::Result<HashSet<String>>>;
+    /// Points of an integration (all points when `None`).
+    fn count<'a>(&'a self, integration_id: Option<&'a str>)
+    -> BoxFuture<'a, anyhow::Result<usize>>;
+}
