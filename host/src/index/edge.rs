@@ -33,8 +33,22 @@ const PREFETCH_FACTOR: usize = 4;
 
 /// The embedded Qdrant shard.
 pub struct EdgeStore {
-    shard: Arc<RwLock<EdgeShard>>,
+    /// `None` only while dropping.
+    shard: Arc<RwLock<Option<EdgeShard>>>,
     written: Arc<AtomicUsize>,
+}
+
+impl Drop for EdgeStore {
+    fn drop(&mut self) {
+        // The shard's own drop flushes and panics when that fails (its directory removed
+        // under it, a full disk). Every write was flushed already, so a failure here
+        // loses nothing; it must not take the process down.
+        if let Some(lock) = Arc::get_mut(&mut self.shard)
+            && let Some(shard) = lock.get_mut().take()
+        {
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(shard)));
+        }
+    }
 }
 
 impl EdgeStore {
@@ -101,7 +115,7 @@ impl EdgeStore {
             shard
         };
         Ok(Self {
-            shard: Arc::new(RwLock::new(shard)),
+            shard: Arc::new(RwLock::new(Some(shard))),
             written: Arc::default(),
         })
     }
@@ -113,8 +127,9 @@ impl EdgeStore {
         let shard = self.shard.clone();
         tokio::task::spawn_blocking(move || {
             let guard = shard.write();
-            let out = f(&guard)?;
-            guard.flush();
+            let shard = guard.as_ref().expect("the shard is open until drop");
+            let out = f(shard)?;
+            shard.flush();
             Ok(out)
         })
         .await?
@@ -150,7 +165,10 @@ impl EdgeStore {
         f: impl FnOnce(&EdgeShard) -> anyhow::Result<T> + Send + 'static,
     ) -> anyhow::Result<T> {
         let shard = self.shard.clone();
-        tokio::task::spawn_blocking(move || f(&shard.read())).await?
+        tokio::task::spawn_blocking(move || {
+            f(shard.read().as_ref().expect("the shard is open until drop"))
+        })
+        .await?
     }
 }
 

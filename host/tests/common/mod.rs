@@ -65,11 +65,12 @@ pub async fn fresh_postgres() -> Option<String> {
 
 /// A runtime over a temp dir, with its services and credentials at hand.
 pub struct TestHost {
-    pub dir: tempfile::TempDir,
     pub runtime: Runtime,
     pub credentials: Arc<MemoryCredentials>,
     /// Ingestion into an embedded index under the temp dir (BM25 only).
     pub ingest: Arc<tributary::ingest::Ingestor>,
+    /// Last, so it is removed after the index (whose drop flushes into it).
+    pub dir: tempfile::TempDir,
 }
 
 impl TestHost {
@@ -216,10 +217,11 @@ pub fn rss(n: usize) -> String {
 /// A complete host (`Host::open`: SQLite or PostgreSQL, key ring, vault, bundled plugins
 /// and `components`) serving on loopback.
 pub struct Served {
-    pub dir: tempfile::TempDir,
     pub base: String,
     pub state: tributary::api::AppState,
     pub host_rotate: Arc<tributary::server::Host>,
+    /// Last, so it is removed after the index (whose drop flushes into it).
+    pub dir: tempfile::TempDir,
 }
 
 pub async fn serve_host(
