@@ -109,14 +109,16 @@ impl DenseEmbedder for Hashed {
     }
 }
 
-fn ingestor(dense: Option<Arc<dyn DenseEmbedder>>) -> (tempfile::TempDir, Ingestor) {
+/// An ingestor over a fresh directory; the directory comes second so a tuple drops the
+/// index (which flushes into it) first.
+fn ingestor(dense: Option<Arc<dyn DenseEmbedder>>) -> (Ingestor, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store = EdgeStore::open(
         &dir.path().join("index"),
         dense.as_ref().map(|d| d.dimensions()),
     )
     .unwrap();
-    (dir, Ingestor::new(Arc::new(store), dense).unwrap())
+    (Ingestor::new(Arc::new(store), dense).unwrap(), dir)
 }
 
 /// Ingest `copies` copies of the corpus, 100 resources per call; returns (chunks, time).
@@ -220,18 +222,18 @@ async fn main() {
     });
 
     // 1. Ingest throughput.
-    let (_d, bm25) = ingestor(None);
+    let (bm25, _d) = ingestor(None);
     let (chunks, took) = ingest(&bm25, &chapters, 10).await;
     println!(
         "ingest, BM25 only: {chunks} chunks in {took:.2?} = {:.0} chunks/s",
         chunks as f64 / took.as_secs_f64()
     );
-    let (_d, bm25) = ingestor(None);
+    let (bm25, _d) = ingestor(None);
     ingest(&bm25, &chapters, 1).await;
     let mut table = vec![("BM25", quality(&bm25, &queries, None).await)];
     let hybrid = match &model {
         Some(m) => {
-            let (d, hybrid) = ingestor(Some(m.clone()));
+            let (hybrid, d) = ingestor(Some(m.clone()));
             let (chunks, took) = ingest(&hybrid, &chapters, 1).await;
             println!(
                 "ingest, BM25 + MiniLM (local, CPU): {chunks} chunks in {took:.2?} = {:.1} chunks/s",
@@ -242,7 +244,7 @@ async fn main() {
                 quality(&hybrid, &queries, Some(m.as_ref())).await,
             ));
             table.push(("hybrid (RRF)", quality(&hybrid, &queries, None).await));
-            Some((d, hybrid))
+            Some((hybrid, d))
         }
         None => {
             println!(
@@ -271,7 +273,7 @@ async fn main() {
             Some(Arc::new(Hashed) as Arc<dyn DenseEmbedder>),
         ),
     ] {
-        let (_d, ing) = ingestor(dense);
+        let (ing, _d) = ingestor(dense);
         let mut copies = 0;
         let mut total = 0;
         let start = Instant::now();

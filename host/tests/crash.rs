@@ -15,7 +15,6 @@ use axum::{Json, Router};
 use common::*;
 use serde_json::json;
 use tributary::db::{Db, job_status};
-use tributary::services::ProviderSettings;
 
 const N: usize = 6_000;
 
@@ -88,10 +87,7 @@ async fn works_when_the_host_is_killed_mid_sync_and_restarted() {
     let db = Db::connect(&Db::sqlite_url(&dir.path().join("tributary.db")))
         .await
         .unwrap();
-    let mut settings = ProviderSettings::default();
-    settings
-        .base_urls
-        .insert("https://api.paged.test".into(), format!("http://{addr}"));
+    let settings = base_override("https://api.paged.test", addr);
     db.save_provider_settings("paged", &settings).await.unwrap();
     let row = user_integration(&db, "crash@t.test", "paged").await;
     let (job, _) = db
@@ -143,5 +139,24 @@ async fn works_when_the_host_is_killed_mid_sync_and_restarted() {
     assert!(
         api.list_cursors[lists_before].is_some(),
         "the restarted walk resumed from its checkpoint"
+    );
+    drop(api);
+
+    // The vector store survived the kill too: its records and points agree.
+    let verify = Command::new(env!("CARGO_BIN_EXE_tributary"))
+        .args(["index", "verify", "--data-dir"])
+        .arg(dir.path())
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&verify.stdout);
+    assert!(
+        verify.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    assert!(
+        out.contains(&format!("{N} indexed resources: records and index agree")),
+        "{out}"
     );
 }

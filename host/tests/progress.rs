@@ -15,7 +15,6 @@ use common::*;
 use futures::StreamExt;
 use serde_json::{Value, json};
 use tributary::db::{Connect, Owner};
-use tributary::services::ProviderSettings;
 use tributary::sync::{EngineConfig, NoopSink, Outcome, SyncEngine};
 
 const N: usize = 1_000;
@@ -65,10 +64,7 @@ async fn works_when_progress_is_live_in_the_api_and_the_event_stream() {
     let s = serve_host(None, &["paged"], false).await;
     let addr = serve(Router::new().route("/items", get(list))).await;
     let services = s.state.runtime.services();
-    let mut settings = ProviderSettings::default();
-    settings
-        .base_urls
-        .insert("https://api.paged.test".into(), format!("http://{addr}"));
+    let settings = base_override("https://api.paged.test", addr);
     services.set_settings("paged", settings).await.unwrap();
     let db = &services.db;
     let (owner, owner_key) = user_with_key(db, "owner@t.test", false).await;

@@ -15,7 +15,6 @@ use axum::{Json, Router};
 use common::*;
 use serde_json::json;
 use tributary::db::{Connect, Db, Owner, job_status};
-use tributary::services::ProviderSettings;
 
 const INTEGRATIONS: usize = 50;
 const ITEMS: usize = 3;
@@ -85,10 +84,7 @@ async fn works_when_three_hosts_share_one_postgres_queue_and_rate() {
     let addr = serve(router).await;
 
     let db = Db::connect(&url).await.unwrap();
-    let mut settings = ProviderSettings::default();
-    settings
-        .base_urls
-        .insert("https://api.paged.test".into(), format!("http://{addr}"));
+    let settings = base_override("https://api.paged.test", addr);
     db.save_provider_settings("paced", &settings).await.unwrap();
     let mut jobs = Vec::new();
     for n in 0..INTEGRATIONS {

@@ -16,7 +16,6 @@ use tributary::api::app;
 use tributary::bindings::PluginError;
 use tributary::credentials::{Credential, Kind};
 use tributary::runtime::{CallError, Integration, Limits};
-use tributary::services::ProviderSettings;
 
 fn limits() -> Limits {
     Limits {
@@ -178,10 +177,7 @@ async fn errors_when_a_redirect_leads_off_the_allowed_hosts() {
         format!("http://{elsewhere}/steal"),
     )
     .await;
-    let mut settings = ProviderSettings::default();
-    settings
-        .base_urls
-        .insert("http://api.misbehave.test".into(), format!("http://{api}"));
+    let settings = base_override("http://api.misbehave.test", api);
     t.runtime
         .services()
         .set_settings("misbehave", settings)
@@ -211,10 +207,7 @@ async fn errors_when_a_redirect_leads_off_the_allowed_hosts() {
 async fn works_when_the_host_injects_credentials_the_plugin_never_sees() {
     let (t, _addr) = setup().await;
     let api = fake_api(Arc::new(AtomicUsize::new(0)), "/ok".into()).await;
-    let mut settings = ProviderSettings::default();
-    settings
-        .base_urls
-        .insert("http://api.misbehave.test".into(), format!("http://{api}"));
+    let mut settings = base_override("http://api.misbehave.test", api);
     t.runtime
         .services()
         .set_settings("misbehave", settings.clone())
@@ -370,10 +363,7 @@ async fn works_when_a_provider_is_held_to_its_declared_rate() {
         }),
     );
     let api = serve(router).await;
-    let mut settings = ProviderSettings::default();
-    settings
-        .base_urls
-        .insert("http://api.misbehave.test".into(), format!("http://{api}"));
+    let settings = base_override("http://api.misbehave.test", api);
     t.runtime
         .services()
         .set_settings("misbehave", settings)

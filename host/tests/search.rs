@@ -15,7 +15,6 @@ use axum::{Json, Router};
 use common::*;
 use serde_json::{Value, json};
 use tributary::db::{Connect, Integration, Owner};
-use tributary::services::ProviderSettings;
 use tributary::sync::{EngineConfig, Outcome, SyncEngine};
 
 /// Items per collection: id → item JSON (title, body, version, optional mime and url).
@@ -65,10 +64,7 @@ impl World {
         )
         .await;
         let services = s.state.runtime.services();
-        let mut settings = ProviderSettings::default();
-        settings
-            .base_urls
-            .insert("https://api.paged.test".into(), format!("http://{addr}"));
+        let settings = base_override("https://api.paged.test", addr);
         services.set_settings("paged", settings).await.unwrap();
         let db = &services.db;
         let mut keys = HashMap::new();
@@ -342,6 +338,13 @@ async fn works_when_nobody_sees_anyone_elses_chunks_whatever_the_filters() {
         .map(|r| r["external_id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, vec!["o1"]);
+
+    // A time range narrows by the resources' modification times.
+    let later = "1800000000000";
+    let (_, body) = w.search("a", &[("q", "Danube"), ("from", later)]).await;
+    assert_eq!(body["results"], json!([]));
+    let (_, body) = w.search("a", &[("q", "Danube"), ("to", later)]).await;
+    assert_eq!(body["results"][0]["external_id"], "a1");
 
     // Bad requests are typed errors; no key is 401.
     let (status, body) = w.search("a", &[("q", " ")]).await;

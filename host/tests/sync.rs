@@ -18,7 +18,6 @@ use common::*;
 use serde_json::json;
 use tributary::db::{job_status, status};
 use tributary::runtime::Limits;
-use tributary::services::ProviderSettings;
 use tributary::sync::{EngineConfig, NoopSink, Outcome, SyncEngine};
 
 #[derive(Clone)]
@@ -153,10 +152,7 @@ async fn rig_on(db_url: Option<String>, n: usize) -> Rig {
         .route("/items/{id}", get(fetch))
         .with_state(api.clone());
     let addr = serve(router).await;
-    let mut settings = ProviderSettings::default();
-    settings
-        .base_urls
-        .insert("https://api.paged.test".into(), format!("http://{addr}"));
+    let settings = base_override("https://api.paged.test", addr);
     t.runtime
         .services()
         .set_settings("paged", settings)

@@ -15,7 +15,6 @@ use axum::{Json, Router};
 use common::*;
 use serde_json::{Value, json};
 use tributary::db::{job_status, status};
-use tributary::services::ProviderSettings;
 use tributary::sync::{EngineConfig, NoopSink, Outcome, SyncEngine};
 
 #[derive(Default)]
@@ -90,10 +89,7 @@ async fn works_when_webhooks_queue_resource_jobs_and_syncs() {
         .with_state(api.clone());
     let addr = serve(router).await;
     let services = s.state.runtime.services();
-    let mut settings = ProviderSettings::default();
-    settings
-        .base_urls
-        .insert("https://api.paged.test".into(), format!("http://{addr}"));
+    let settings = base_override("https://api.paged.test", addr);
     services.set_settings("paged", settings).await.unwrap();
     services.set_secret("paged", "webhook_secret", "hook-secret");
     let db = &services.db;

@@ -169,6 +169,16 @@ pub fn full(page_size: u32) -> ListRequest {
     }
 }
 
+/// Provider settings that send a plugin's requests for `origin` to `addr` on loopback
+/// (the admin's base-URL override), so it talks to a fake API.
+pub fn base_override(origin: &str, addr: SocketAddr) -> tributary::services::ProviderSettings {
+    let mut settings = tributary::services::ProviderSettings::default();
+    settings
+        .base_urls
+        .insert(origin.into(), format!("http://{addr}"));
+    settings
+}
+
 /// Serve `router` on an ephemeral loopback port.
 pub async fn serve(router: axum::Router) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
