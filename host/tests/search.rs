@@ -355,6 +355,17 @@ async fn works_when_nobody_sees_anyone_elses_chunks_whatever_the_filters() {
     );
     let (status, _) = w.search("a", &[("q", "x"), ("limit", "1000")]).await;
     assert_eq!(status, 400);
+    for bad in [
+        &[("q", "x"), ("limit", "many")][..],
+        &[("q", "x"), ("owner", "user:b")][..],
+    ] {
+        let (status, body) = w.search("a", bad).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (400, Some("bad_request")),
+            "{body}"
+        );
+    }
     let anon = reqwest::get(format!("{}/api/search?q=pistachio", w.s.base))
         .await
         .unwrap();
@@ -505,6 +516,16 @@ async fn works_when_purge_empties_and_verify_repairs_the_index() {
     assert_eq!(store.count(Some(o)).await.unwrap(), 0);
     assert!(db.synced_all(o).await.unwrap().is_empty());
     assert!(w.ids("a", "marketing budget").await.is_empty());
+    // An integration disconnected earlier can still be purged.
+    let resp = http
+        .delete(format!("{}/api/integrations/paged", w.s.base))
+        .bearer_auth(&w.keys["a"])
+        .json(&json!({"purge": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    assert_eq!(store.count(None).await.unwrap(), 0);
     assert!(
         tributary::ingest::verify(db, store.as_ref(), false)
             .await

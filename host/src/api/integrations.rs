@@ -260,7 +260,16 @@ async fn disconnect(
     req: DisconnectRequest,
 ) -> Result<StatusCode, ApiError> {
     let (owner, _) = scope(&state, &caller.0, org.as_deref(), Access::Write).await?;
-    let i = find(&state, &owner, &provider).await?;
+    let i = if req.purge {
+        // Purging is also how one removes the index of an integration disconnected earlier.
+        state
+            .db()
+            .integration(&owner, &provider)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("`{provider}` was never connected")))?
+    } else {
+        find(&state, &owner, &provider).await?
+    };
     state.db().delete_credential(&i.id).await?;
     state.db().kv_purge(&i.id).await?;
     state

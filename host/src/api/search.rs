@@ -4,6 +4,7 @@
 //! only narrow it.
 
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -66,8 +67,10 @@ pub struct SearchResponse {
 pub async fn get_search(
     State(state): State<AppState>,
     caller: Caller,
-    Query(req): Query<SearchRequest>,
+    req: Result<Query<SearchRequest>, QueryRejection>,
 ) -> Result<Json<SearchResponse>, ApiError> {
+    // A malformed query string gets the API's error shape, not axum's plain text.
+    let Query(req) = req.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     search(state, caller, req).await
 }
 
