@@ -5,7 +5,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -56,15 +56,13 @@ async fn fetch(State(api): State<Shared>, Path(item): Path<String>) -> Json<serd
 }
 
 fn start(dir: &std::path::Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_tributary"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
-        .env_remove("DATABASE_URL")
-        .env("TRIBUTARY_SYNC_LEASE_MS", "1500")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+    spawn_serve(
+        dir,
+        &[
+            ("DATABASE_URL", None),
+            ("TRIBUTARY_SYNC_LEASE_MS", Some("1500")),
+        ],
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,7 +5,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -57,18 +57,6 @@ async fn fetch(
         .entry((q["collection"].clone(), item.clone()))
         .or_default() += 1;
     Json(json!({"id": item, "title": item, "body": format!("body of {item}"), "updated": 1}))
-}
-
-fn start(dir: &std::path::Path, database: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_tributary"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
-        .env("DATABASE_URL", database)
-        .env("TOKEN_ENCRYPTION_KEY", "11".repeat(32))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -126,7 +114,14 @@ async fn works_when_three_hosts_share_one_postgres_queue_and_rate() {
                 &std::fs::read(component("paced")).unwrap(),
                 "paced.wasm",
             );
-            start(d.path(), &url)
+            let key = "11".repeat(32);
+            spawn_serve(
+                d.path(),
+                &[
+                    ("DATABASE_URL", Some(url.as_str())),
+                    ("TOKEN_ENCRYPTION_KEY", Some(key.as_str())),
+                ],
+            )
         })
         .collect();
     let deadline = Instant::now() + Duration::from_secs(120);

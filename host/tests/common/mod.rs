@@ -179,6 +179,23 @@ pub fn base_override(origin: &str, addr: SocketAddr) -> tributary::services::Pro
     settings
 }
 
+/// Spawn `tributary serve` on an ephemeral port over `dir`, with `env` applied (`None`
+/// removes a variable); its output is discarded.
+pub fn spawn_serve(dir: &Path, env: &[(&str, Option<&str>)]) -> std::process::Child {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tributary"));
+    cmd.args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    for (k, v) in env {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    cmd.spawn().unwrap()
+}
+
 /// Serve `router` on an ephemeral loopback port.
 pub async fn serve(router: axum::Router) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
