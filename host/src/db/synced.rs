@@ -45,6 +45,26 @@ fn placeholders(from: usize, n: usize) -> String {
         .join(", ")
 }
 
+/// Delete records in batches on one connection (a page's transaction or a pooled one).
+async fn delete_records(
+    conn: &mut sqlx::AnyConnection,
+    integration: &str,
+    ids: &[String],
+) -> anyhow::Result<()> {
+    for chunk in ids.chunks(BATCH) {
+        let sql = format!(
+            "DELETE FROM synced_resources WHERE integration_id = $1 AND external_id IN ({})",
+            placeholders(2, chunk.len())
+        );
+        let mut q = sqlx::query(&sql).bind(integration);
+        for id in chunk {
+            q = q.bind(id);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 impl Db {
     /// Forget every synced record of an integration (its index was purged).
     pub async fn purge_synced(&self, integration: &str) -> anyhow::Result<u64> {
@@ -161,17 +181,7 @@ impl Db {
             .execute(&mut *tx)
             .await?;
         }
-        for chunk in page.deleted.chunks(BATCH) {
-            let sql = format!(
-                "DELETE FROM synced_resources WHERE integration_id = $1 AND external_id IN ({})",
-                placeholders(2, chunk.len())
-            );
-            let mut q = sqlx::query(&sql).bind(integration);
-            for id in chunk {
-                q = q.bind(id);
-            }
-            q.execute(&mut *tx).await?;
-        }
+        delete_records(&mut tx, integration, &page.deleted).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -190,18 +200,8 @@ impl Db {
 
     /// Forget synced resources of an integration.
     pub async fn delete_synced(&self, integration: &str, ids: &[String]) -> anyhow::Result<()> {
-        for chunk in ids.chunks(BATCH) {
-            let sql = format!(
-                "DELETE FROM synced_resources WHERE integration_id = $1 AND external_id IN ({})",
-                placeholders(2, chunk.len())
-            );
-            let mut q = sqlx::query(&sql).bind(integration);
-            for id in chunk {
-                q = q.bind(id);
-            }
-            q.execute(self.pool()).await?;
-        }
-        Ok(())
+        let mut conn = self.pool().acquire().await?;
+        delete_records(&mut conn, integration, ids).await
     }
 
     /// Every synced resource of an integration: `(external id, content hash)`, sorted.
