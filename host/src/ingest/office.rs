@@ -27,15 +27,25 @@ pub fn pdf(bytes: &[u8]) -> Result<String, Skip> {
 
 /// The text of a DOCX: paragraphs on their own lines, tabs and breaks kept.
 pub fn docx(bytes: &[u8]) -> Result<String, Skip> {
+    docx_within(bytes, MAX_XML)
+}
+
+fn docx_within(bytes: &[u8], max_xml: u64) -> Result<String, Skip> {
     let bad = |e: &dyn std::fmt::Display| Skip(format!("unreadable DOCX: {e}"));
     let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| bad(&e))?;
     let mut xml = Vec::new();
     archive
         .by_name("word/document.xml")
         .map_err(|e| bad(&e))?
-        .take(MAX_XML)
+        .take(max_xml + 1)
         .read_to_end(&mut xml)
         .map_err(|e| bad(&e))?;
+    // Refused, not cut: half a document indexed as if whole would mislead.
+    if xml.len() as u64 > max_xml {
+        return Err(Skip(format!(
+            "DOCX text part inflates beyond {max_xml} bytes"
+        )));
+    }
     let mut reader = Reader::from_reader(xml.as_slice());
     let mut text = String::new();
     let mut in_text = false;
@@ -152,6 +162,17 @@ mod tests {
             docx(&doc).unwrap(),
             "Minutes of the meeting\nTom & Jerry agreed\n"
         );
+    }
+
+    #[test]
+    fn errors_when_docx_inflates_beyond_the_cap() {
+        // A highly compressible part (a zip bomb in small): 100 KB of paragraphs.
+        let big = "a".repeat(100_000);
+        let doc = fixtures::docx(&[&big]);
+        assert!(doc.len() < 5_000, "compressed to {}", doc.len());
+        let err = docx_within(&doc, 50_000).unwrap_err();
+        assert_eq!(err.0, "DOCX text part inflates beyond 50000 bytes");
+        assert_eq!(docx_within(&doc, 200_000).unwrap().len(), 100_001);
     }
 
     #[test]
