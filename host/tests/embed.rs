@@ -252,17 +252,9 @@ async fn works_when_search_is_hybrid_with_an_embeddings_endpoint() {
     )
     .await;
     let db = &s.state.runtime.services().db;
-    let (user, key) = user_with_key(db, "h@t.test", false).await;
-    let row = db
-        .connect_integration(tributary::db::Connect {
-            owner: &tributary::db::Owner::User(user.id.clone()),
-            provider: "paged",
-            user_id: &user.id,
-            config: &serde_json::Map::new(),
-            account: ("h", "h"),
-        })
-        .await
-        .unwrap();
+    let row = user_integration(db, "h@t.test", "paged").await;
+    let user = db.user_by_email("h@t.test").await.unwrap().unwrap();
+    let key = db.create_api_key(&user).await.unwrap();
     let docs: BTreeMap<&str, &str> = [
         ("d1", "Glaciers carve valleys over thousands of years."),
         ("d2", "Espresso needs finely ground coffee beans."),
