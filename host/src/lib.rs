@@ -6,7 +6,9 @@
 pub mod api;
 pub mod bindings;
 pub mod budget;
+pub use caps::LogLimits;
 mod caps;
+pub mod metrics;
 pub mod credentials;
 pub mod crypto;
 pub mod db;

@@ -266,6 +266,7 @@ async fn main() -> anyhow::Result<()> {
             frontend_url,
         } => {
             config.allow_private_egress = allow_private_egress;
+            config.limits = tributary::runtime::Limits::from_env();
             let listener = tokio::net::TcpListener::bind(&addr)
                 .await
                 .with_context(|| format!("binding {addr}"))?;

@@ -52,13 +52,65 @@ pub fn settings(manifest: &Manifest) -> Result<&Oauth2, OauthError> {
     }
 }
 
+/// The manifest's OAuth endpoints as an admin approves them.
+pub fn endpoints_of(manifest: &Manifest) -> Option<crate::services::OauthEndpoints> {
+    settings(manifest)
+        .ok()
+        .map(|o| crate::services::OauthEndpoints {
+            authorize_url: o.authorize_url.clone(),
+            token_url: o.token_url.clone(),
+            revoke_url: o.revoke_url.clone(),
+        })
+}
+
+/// The endpoints the client secret and refresh tokens go to are the ones an admin
+/// approved: https only, and pinned when the admin configures the client (or, for a
+/// client from the environment, at first use); a plugin version that changes them is
+/// refused until an admin approves again (`PUT /api/admin/providers/{id}/oauth`).
+pub async fn approved_endpoints(services: &Services, manifest: &Manifest) -> Result<(), OauthError> {
+    let Some(now) = endpoints_of(manifest) else {
+        return Ok(());
+    };
+    for u in [Some(&now.authorize_url), Some(&now.token_url), now.revoke_url.as_ref()]
+        .into_iter()
+        .flatten()
+    {
+        if !Url::parse(u).is_ok_and(|u| u.scheme() == "https") {
+            return Err(OauthError::NotConfigured(format!(
+                "OAuth endpoint {u:?} of `{}` is not an https URL",
+                manifest.id
+            )));
+        }
+    }
+    let mut current = services.settings(&manifest.id);
+    match &current.oauth_endpoints {
+        Some(pinned) if *pinned == now => Ok(()),
+        Some(pinned) => Err(OauthError::NotConfigured(format!(
+            "plugin `{}` version {} changed its OAuth endpoints (approved token URL {:?}, now {:?}); \
+             an admin must approve them again (PUT /api/admin/providers/{}/oauth)",
+            manifest.id, manifest.version, pinned.token_url, now.token_url, manifest.id
+        ))),
+        None => {
+            current.oauth_endpoints = Some(now);
+            services
+                .set_settings(&manifest.id, current)
+                .await
+                .map_err(|e| OauthError::Transient(e.to_string()))?;
+            Ok(())
+        }
+    }
+}
+
 /// The client id and secret for a provider: set through the admin API (sealed in the
-/// database), else `TRIBUTARY_OAUTH_<PROVIDER>__CLIENT_ID` / `__CLIENT_SECRET`.
+/// database), else `TRIBUTARY_OAUTH_<PROVIDER>__CLIENT_ID` / `__CLIENT_SECRET`; only
+/// while the manifest's endpoints are the approved ones.
 pub async fn client_credentials(
     services: &Services,
     keyring: &Keyring,
-    provider: &str,
+    manifest: &Manifest,
 ) -> Result<(String, String), OauthError> {
+    approved_endpoints(services, manifest).await?;
+    let provider = manifest.id.as_str();
     let stored = services
         .db
         .oauth_client(provider)

@@ -15,8 +15,22 @@ use crate::services::{EgressLimits, Services};
 use crate::sync::{EngineConfig, SyncEngine};
 use crate::vault::Vault;
 
-/// Sync workers per process.
-const SYNC_WORKERS: usize = 4;
+/// Sync workers per process: `TRIBUTARY_SYNC_WORKERS`, else two per core (walks wait
+/// on the network most of the time), at least 2.
+pub fn sync_workers() -> usize {
+    std::env::var("TRIBUTARY_SYNC_WORKERS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|n: &usize| *n > 0)
+        .unwrap_or_else(|| {
+            let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+            (cores * 2).max(2)
+        })
+}
+
+/// How long the embedded index's owner may go without a heartbeat before another
+/// instance may take the index over.
+const INDEX_OWNER_STALE_MS: i64 = 60_000;
 /// How often the scheduler looks for due integrations.
 const SCHEDULER_TICK: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -78,6 +92,8 @@ pub struct Host {
     pub urls: Urls,
     /// Ingestion and search.
     pub ingest: Arc<Ingestor>,
+    /// The data dir.
+    pub data_dir: PathBuf,
 }
 
 /// Write each bundled plugin into the plugins dir unless the admin replaced or removed
@@ -167,6 +183,7 @@ impl Host {
             keyring,
             urls: Urls { public, frontend },
             ingest,
+            data_dir: config.data_dir.clone(),
         })
     }
 
@@ -205,26 +222,71 @@ impl Host {
         Ok((id, n))
     }
 
+    /// On PostgreSQL, replicas share the database but each would write its own embedded
+    /// index, splitting it silently: the first instance owns it (a heartbeat row), and
+    /// another one is refused while the owner is alive. `TRIBUTARY_ALLOW_SPLIT_INDEX=1`
+    /// allows it for development (each replica then searches only what it indexed).
+    async fn claim_embedded_index(&self) -> anyhow::Result<()> {
+        let db = self.runtime.services().db.clone();
+        if db.backend() != crate::db::Backend::Postgres
+            || std::env::var("TRIBUTARY_ALLOW_SPLIT_INDEX").is_ok_and(|v| v == "1")
+        {
+            return Ok(());
+        }
+        let id_file = self.data_dir.join("instance-id");
+        let instance = match std::fs::read_to_string(&id_file) {
+            Ok(id) => id.trim().to_string(),
+            Err(_) => {
+                let id = uuid::Uuid::new_v4().to_string();
+                std::fs::write(&id_file, &id)?;
+                id
+            }
+        };
+        if let Some(owner) = db
+            .claim_index_owner(&instance, INDEX_OWNER_STALE_MS)
+            .await?
+        {
+            anyhow::bail!(
+                "another Tributary instance ({owner}) already serves this database with its own embedded \
+                 vector index; a second one would split the index. Run one replica with the embedded \
+                 index, or share a Qdrant server between replicas (QDRANT_URL, not available in this build)"
+            );
+        }
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(INDEX_OWNER_STALE_MS as u64 / 6)).await;
+                if let Err(e) = db.claim_index_owner(&instance, INDEX_OWNER_STALE_MS).await {
+                    tracing::warn!(error = %format!("{e:#}"), "index owner heartbeat failed");
+                }
+            }
+        });
+        Ok(())
+    }
+
     /// Serve on `listener` until `shutdown` resolves, watching the plugins dir.
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        self.claim_embedded_index().await?;
         self.runtime.watch()?;
-        let mut config = EngineConfig::default();
-        // How long a crashed worker's job stays claimed before another worker takes it over.
-        if let Some(ms) = std::env::var("TRIBUTARY_SYNC_LEASE_MS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-        {
-            config.lease = std::time::Duration::from_millis(ms);
-        }
+        crate::metrics::handle();
+        let workers = sync_workers();
+        let config = EngineConfig::from_env(workers);
+        tracing::info!(
+            workers,
+            per_provider = config.caps.per_provider,
+            per_owner = config.caps.per_owner,
+            slice = ?config.slice,
+            "sync workers"
+        );
         let engine = SyncEngine::new(self.runtime.clone(), self.ingest.clone(), config);
-        Arc::new(engine).spawn(SYNC_WORKERS, SCHEDULER_TICK);
+        let workers = Arc::new(engine).spawn(workers, SCHEDULER_TICK);
         axum::serve(listener, app(self.state()))
             .with_graceful_shutdown(shutdown)
             .await?;
+        workers.stop().await;
         Ok(())
     }
 }

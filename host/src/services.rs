@@ -35,6 +35,33 @@ impl Default for EgressLimits {
     }
 }
 
+/// How stale this process's copy of the provider settings may be.
+pub const SETTINGS_TTL: Duration = Duration::from_secs(1);
+
+/// What one integration's plugin may store and log.
+#[derive(Debug, Clone)]
+pub struct Quotas {
+    /// Bytes of kv (keys + values) per integration (`TRIBUTARY_KV_QUOTA_BYTES`).
+    pub kv_bytes: i64,
+    /// Log budget per (plugin, integration).
+    pub log: crate::caps::LogLimits,
+}
+
+impl Quotas {
+    /// Defaults, with `TRIBUTARY_KV_QUOTA_BYTES` applied.
+    pub fn from_env() -> Self {
+        let kv_bytes = std::env::var("TRIBUTARY_KV_QUOTA_BYTES")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .filter(|v: &i64| *v > 0)
+            .unwrap_or(crate::caps::KV_QUOTA_BYTES);
+        Quotas {
+            kv_bytes,
+            log: Default::default(),
+        }
+    }
+}
+
 /// What an admin set for one provider.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ProviderSettings {
@@ -45,6 +72,21 @@ pub struct ProviderSettings {
     /// Manifest permissions the admin approved (`raw-token`).
     #[serde(default)]
     pub approved_permissions: BTreeSet<String>,
+    /// The OAuth endpoints approved for the provider (pinned; see
+    /// `oauth::approved_endpoints`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth_endpoints: Option<OauthEndpoints>,
+}
+
+/// OAuth endpoints as approved by an admin.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OauthEndpoints {
+    /// Authorization endpoint.
+    pub authorize_url: String,
+    /// Token endpoint (receives the client secret and refresh tokens).
+    pub token_url: String,
+    /// Revocation endpoint.
+    pub revoke_url: Option<String>,
 }
 
 /// Shared host services.
@@ -58,9 +100,15 @@ pub struct Services {
     /// Integration credentials.
     pub credentials: Arc<dyn CredentialStore>,
     settings: RwLock<HashMap<String, ProviderSettings>>,
+    /// When the settings were last read from the database (another replica may have
+    /// changed them).
+    settings_read: std::sync::Mutex<std::time::Instant>,
     /// Hosts of admin base-URL overrides, exempt from the private-address guard.
     exempt_hosts: Arc<RwLock<HashSet<String>>>,
     secrets: RwLock<HashMap<(String, String), String>>,
+    /// Storage and log quotas of plugins.
+    pub quotas: Quotas,
+    pub(crate) log_budget: crate::caps::LogBudget,
     gates: std::sync::Mutex<HashMap<String, Arc<crate::budget::ProviderGate>>>,
 }
 
@@ -71,6 +119,8 @@ impl Services {
         egress: EgressLimits,
         credentials: Arc<dyn CredentialStore>,
     ) -> anyhow::Result<Arc<Self>> {
+        // Counters recorded from here on reach `/metrics`.
+        crate::metrics::handle();
         let resolver = GuardedResolver::new(egress.allow_private);
         let exempt_hosts = resolver.exempt_hosts();
         let http = reqwest::Client::builder()
@@ -80,14 +130,18 @@ impl Services {
             .user_agent(concat!("tributary/", env!("CARGO_PKG_VERSION")))
             .build()?;
         let settings = db.load_provider_settings().await?;
+        let quotas = Quotas::from_env();
         let services = Services {
             db,
             http,
             egress,
             credentials,
             settings: RwLock::new(settings),
+            settings_read: std::sync::Mutex::new(std::time::Instant::now()),
             exempt_hosts,
             secrets: RwLock::new(HashMap::new()),
+            log_budget: crate::caps::LogBudget::new(quotas.log),
+            quotas,
             gates: Default::default(),
         };
         services.refresh_exempt_hosts();
@@ -111,6 +165,22 @@ impl Services {
                 g
             }
         }
+    }
+
+    /// Re-read every provider's settings when the copy here is older than
+    /// [`SETTINGS_TTL`]: every session starts with what any replica saved by then.
+    pub async fn refresh_settings(&self) -> anyhow::Result<()> {
+        {
+            let mut read = self.settings_read.lock().expect("settings clock");
+            if read.elapsed() < SETTINGS_TTL {
+                return Ok(());
+            }
+            *read = std::time::Instant::now();
+        }
+        let fresh = self.db.load_provider_settings().await?;
+        *self.settings.write().expect("settings lock") = fresh;
+        self.refresh_exempt_hosts();
+        Ok(())
     }
 
     /// The admin settings of a provider (defaults when none were saved).
@@ -158,6 +228,15 @@ impl Services {
             .filter_map(|to| url::Url::parse(to).ok()?.host_str().map(str::to_string))
             .collect();
         *self.exempt_hosts.write().expect("exempt lock") = hosts;
+    }
+
+    /// True when `host` is the target of some provider's base-URL override (exempt from
+    /// the private-address guard).
+    pub fn is_exempt_host(&self, host: &str) -> bool {
+        self.exempt_hosts
+            .read()
+            .expect("exempt lock")
+            .contains(host)
     }
 
     /// Set an app secret of a provider (webhook signing secret, ...).

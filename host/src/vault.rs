@@ -199,7 +199,7 @@ impl Vault {
             ))
         })?;
         let services = runtime.services();
-        let creds = oauth::client_credentials(services, &self.keyring, &integration.provider)
+        let creds = oauth::client_credentials(services, &self.keyring, &plugin.manifest)
             .await
             .map_err(|e| PluginError::InvalidConfig(e.to_string()))?;
         match oauth::refresh(services, &plugin.manifest, creds, &refresh_token).await {

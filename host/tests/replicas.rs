@@ -120,6 +120,9 @@ async fn works_when_three_hosts_share_one_postgres_queue_and_rate() {
                 &[
                     ("DATABASE_URL", Some(url.as_str())),
                     ("TOKEN_ENCRYPTION_KEY", Some(key.as_str())),
+                    // This test is about the shared queue and rate budget; each replica
+                    // keeping its own embedded index is allowed for it explicitly.
+                    ("TRIBUTARY_ALLOW_SPLIT_INDEX", Some("1")),
                 ],
             )
         })

@@ -213,7 +213,7 @@ impl Response {
             429 => {
                 let wait = self
                     .header("Retry-After")
-                    .and_then(|v| crate::time::retry_after_millis(v, 0));
+                    .and_then(|v| crate::time::retry_after_millis(v, crate::time::now_millis()));
                 Err(Error::rate_limited(wait, detail()))
             }
             500..=599 => Err(Error::transient(detail())),

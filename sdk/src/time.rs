@@ -49,3 +49,15 @@ pub fn retry_after_millis(value: &str, now_millis: i64) -> Option<u64> {
     let at = parse_millis(v)?;
     Some(at.saturating_sub(now_millis).max(0) as u64)
 }
+
+/// Milliseconds since the Unix epoch now (the host's wall clock).
+///
+/// ```
+/// let now = tributary_sdk::time::now_millis();
+/// assert!(now > 1_700_000_000_000);
+/// ```
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

@@ -154,8 +154,20 @@ pub async fn put_oauth_client(
         .db()
         .put_oauth_client(&provider, &body.client_id, &sealed)
         .await?;
+    // Configuring the client approves the OAuth endpoints of the version installed now.
+    let services = state.runtime.services();
+    let approved = state
+        .runtime
+        .get(&provider)
+        .and_then(|p| crate::oauth::endpoints_of(&p.manifest));
+    if let Some(endpoints) = &approved {
+        let mut settings = services.settings(&provider);
+        settings.oauth_endpoints = Some(endpoints.clone());
+        services.set_settings(&provider, settings).await?;
+    }
     Ok(Json(
-        json!({ "provider": provider, "client_id": body.client_id, "client_secret_set": true }),
+        json!({ "provider": provider, "client_id": body.client_id, "client_secret_set": true,
+                "approved_endpoints": approved }),
     ))
 }
 

@@ -100,6 +100,11 @@ async fn finish(
     if let Some((kind, tokens, username)) = credential {
         state.vault.store(&row.id, kind, &tokens, username).await?;
     }
+    // The first sync starts now, not at the next scheduler tick.
+    state
+        .db()
+        .request_sync(&row.id, provider, "full", "connect")
+        .await?;
     Ok(row)
 }
 
@@ -129,7 +134,7 @@ async fn connect(
     match &plugin.manifest.auth {
         Auth::Oauth2(_) => {
             let creds =
-                oauth::client_credentials(state.runtime.services(), &state.keyring, &provider)
+                oauth::client_credentials(state.runtime.services(), &state.keyring, &plugin.manifest)
                     .await
                     .map_err(|e| ApiError::Conflict(e.to_string()))?;
             let redirect = callback_url(&state, slug.as_deref(), &provider);
@@ -305,7 +310,7 @@ async fn callback_inner(
         .keyring
         .open_sealed(&format!("oauth-state:{hash}"), &pending.verifier)
         .map_err(internal)?;
-    let creds = oauth::client_credentials(state.runtime.services(), &state.keyring, provider)
+    let creds = oauth::client_credentials(state.runtime.services(), &state.keyring, &plugin.manifest)
         .await
         .map_err(|e| ("not_configured", e.to_string()))?;
     let redirect = callback_url(state, slug.as_deref(), provider);

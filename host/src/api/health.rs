@@ -1,26 +1,107 @@
-//! `GET /health`: liveness plus database reachability and the number of loaded plugins.
+//! `GET /health` (liveness, database, queue lag) and `GET /metrics` (Prometheus text,
+//! platform admins only: it names providers and shows load).
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
 use serde_json::{Value, json};
 
 use super::AppState;
+use super::auth::Admin;
+use super::error::ApiError;
 
-/// Liveness, database reachability and the number of loaded plugins; 503 when the database is unreachable.
-#[utoipa::path(get, path = "/health", tag = "health", security(()), responses((status = 200, description = "Healthy"), (status = 503, description = "Database unreachable")))]
+/// Due jobs waiting longer than this make `/health` say `degraded`
+/// (`TRIBUTARY_HEALTH_QUEUE_WAIT_MS`, default 5 minutes).
+fn queue_wait_threshold_ms() -> i64 {
+    std::env::var("TRIBUTARY_HEALTH_QUEUE_WAIT_MS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|v: &i64| *v > 0)
+        .unwrap_or(5 * 60_000)
+}
+
+/// Liveness, database reachability, queue lag and the number of loaded plugins: 503
+/// when the database is unreachable; `degraded` (200) with the reason when due jobs
+/// wait longer than the threshold (workers stuck or too few).
+#[utoipa::path(get, path = "/health", tag = "health", security(()), responses((status = 200, description = "Healthy or degraded (see `status` and `reasons`)"), (status = 503, description = "Database unreachable")))]
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let db_ok = state.runtime.services().db.ping().await;
-    let status = if db_ok {
+    let db = state.db();
+    let db_ok = db.ping().await;
+    let mut reasons = Vec::new();
+    let mut oldest_due_ms = None;
+    if !db_ok {
+        reasons.push("the database is unreachable".to_string());
+    } else if let Ok(q) = db.queue_snapshot().await {
+        oldest_due_ms = Some(q.oldest_due_wait_ms);
+        let limit = queue_wait_threshold_ms();
+        if q.oldest_due_wait_ms > limit {
+            reasons.push(format!(
+                "the oldest due sync job has waited {} s (threshold {} s): workers are busy or stuck",
+                q.oldest_due_wait_ms / 1000,
+                limit / 1000
+            ));
+        }
+    }
+    let body = json!({
+        "status": if reasons.is_empty() { "ok" } else { "degraded" },
+        "reasons": reasons,
+        "database": if db_ok { "ok" } else { "unreachable" },
+        "oldest_due_job_wait_ms": oldest_due_ms,
+        "plugins": state.runtime.plugins().len(),
+        "version": env!("CARGO_PKG_VERSION"),
+    });
+    let code = if db_ok {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let body = json!({
-        "status": if db_ok { "ok" } else { "degraded" },
-        "database": if db_ok { "ok" } else { "unreachable" },
-        "plugins": state.runtime.plugins().len(),
-        "version": env!("CARGO_PKG_VERSION"),
+    (code, Json(body))
+}
+
+/// Prometheus metrics of this process and of the shared queue (platform admins).
+#[utoipa::path(get, path = "/metrics", tag = "health", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+pub async fn metrics(
+    State(state): State<AppState>,
+    _admin: Admin,
+) -> Result<impl IntoResponse, ApiError> {
+    let q = state.db().queue_snapshot().await?;
+    // Every live status, priority and provider appears, 0 included, so a gauge that
+    // dropped to nothing does not keep its last value.
+    let mut queue = Vec::new();
+    for status in ["PENDING", "RUNNING", "DEAD"] {
+        for priority in [1, 2, 5] {
+            let n = q
+                .by_status
+                .iter()
+                .find(|(s, p, _)| s == status && *p == priority)
+                .map_or(0, |(_, _, n)| *n);
+            queue.push((status.to_string(), priority, n));
+        }
+    }
+    let mut running: Vec<(String, i64)> = state
+        .runtime
+        .plugins()
+        .iter()
+        .map(|p| (p.manifest.id.clone(), 0))
+        .collect();
+    for (provider, n) in &q.running {
+        match running.iter_mut().find(|(p, _)| p == provider) {
+            Some(r) => r.1 = *n,
+            None => running.push((provider.clone(), *n)),
+        }
+    }
+    let text = crate::metrics::render(&crate::metrics::Snapshot {
+        queue,
+        oldest_due_seconds: q.oldest_due_wait_ms as f64 / 1000.0,
+        running,
+        pool: (
+            state.runtime.instances_in_use(),
+            state.runtime.limits().pool_instances,
+        ),
     });
-    (status, Json(body))
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        text,
+    ))
 }

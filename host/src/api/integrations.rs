@@ -186,10 +186,17 @@ async fn configure(
             "sync_frequency must be one of {FREQUENCIES:?}"
         )));
     }
-    state
+    let changed = state
         .db()
         .update_integration_settings(&i.id, &config, &strategy, &frequency)
         .await?;
+    if changed && !matches!(i.status.as_str(), status::PAUSED | status::DISCONNECTED) {
+        // What is synced changed: walk it all now, not at the next tick.
+        state
+            .db()
+            .request_sync(&i.id, &provider, "full", "config")
+            .await?;
+    }
     Ok(Json(view(&find(&state, &owner, &provider).await?)))
 }
 

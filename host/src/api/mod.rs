@@ -132,6 +132,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(w::per_app))
         .routes(routes!(w::per_integration))
         .routes(routes!(health::health))
+        .routes(routes!(health::metrics))
         .split_for_parts()
 }
 

@@ -210,8 +210,13 @@ pub async fn put_settings(
     body: Payload,
 ) -> Result<Json<ProviderSettings>, ApiError> {
     crate::runtime::validate::provider_id(&id).map_err(ApiError::BadRequest)?;
-    let settings: ProviderSettings = serde_json::from_slice(&body)
+    let mut settings: ProviderSettings = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("invalid settings: {e}")))?;
+    // Editing overrides must not drop the approved OAuth endpoints (the next use would
+    // pin whatever the installed version says); approving new ones is explicit.
+    if settings.oauth_endpoints.is_none() {
+        settings.oauth_endpoints = state.runtime.services().settings(&id).oauth_endpoints;
+    }
     for (from, to) in &settings.base_urls {
         for u in [from, to] {
             let parsed = url::Url::parse(u)

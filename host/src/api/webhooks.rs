@@ -80,6 +80,24 @@ async fn receive(
     integration_id: Option<&str>,
     req: WebhookRequest,
 ) -> Result<Response, ApiError> {
+    let result = receive_inner(state, provider, integration_id, req).await;
+    match &result {
+        Ok((_, matched)) => {
+            crate::metrics::webhook(provider, if *matched { "accepted" } else { "unmatched" })
+        }
+        // Unknown providers are not labels: anyone can send any path.
+        Err(ApiError::NotFound(_)) => crate::metrics::webhook("-", "not_found"),
+        Err(e) => crate::metrics::webhook(provider, e.code()),
+    }
+    result.map(|(r, _)| r)
+}
+
+async fn receive_inner(
+    state: &AppState,
+    provider: &str,
+    integration_id: Option<&str>,
+    req: WebhookRequest,
+) -> Result<(Response, bool), ApiError> {
     let unknown = || ApiError::NotFound(format!("`{provider}` takes no webhooks at this address"));
     let plugin = state.runtime.get(provider).ok_or_else(unknown)?;
     let row = match (plugin.manifest.webhook, integration_id) {
@@ -122,10 +140,11 @@ async fn receive(
     if targets.is_empty() {
         tracing::warn!(provider, account = ?outcome.account_id, "webhook for no connected integration");
     }
-    Ok(match outcome.response {
+    let response = match outcome.response {
         Some(r) => answer(r.status, &r.headers, r.body),
         None => Json(json!({ "received": true, "queued": queued })).into_response(),
-    })
+    };
+    Ok((response, !targets.is_empty()))
 }
 
 fn accepts_work(row: &Row) -> bool {

@@ -50,6 +50,21 @@ impl CallContext {
                 self.provider_id()
             )));
         }
+        // An admin's override target may be an internal host the private-address guard
+        // lets through; that exemption belongs to the overridden provider alone.
+        if !self.services.egress.allow_private
+            && self.services.is_exempt_host(host)
+            && !settings
+                .base_urls
+                .values()
+                .filter_map(|to| Url::parse(to).ok())
+                .any(|to| to.host_str() == Some(host))
+        {
+            return Err(PluginError::Forbidden(format!(
+                "host `{host}` is another provider's private base URL; plugin `{}` may not reach it",
+                self.provider_id()
+            )));
+        }
         if !self.services.egress.allow_private {
             let literal = match url.host() {
                 Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),

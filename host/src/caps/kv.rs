@@ -12,6 +12,9 @@ pub const MAX_KEY_BYTES: usize = 1024;
 pub const MAX_VALUE_BYTES: usize = 1 << 20;
 /// Most keys one integration may hold.
 pub const MAX_KEYS: i64 = 100_000;
+/// Default of the bytes (keys + values) one integration may hold:
+/// `TRIBUTARY_KV_QUOTA_BYTES` changes it.
+pub const DEFAULT_QUOTA_BYTES: i64 = 64 << 20;
 /// Most keys one `list-keys` call returns.
 pub const MAX_LIST: i64 = 10_000;
 
@@ -55,11 +58,19 @@ impl Host for PluginState {
             }
             let id = call.integration_id()?;
             let db = &call.services.db;
-            if db.kv_get(id, &key).await.map_err(storage)?.is_none()
-                && db.kv_count(id).await.map_err(storage)? >= MAX_KEYS
-            {
+            // Concurrent sets of one integration may pass the quota by a value each; the
+            // quota bounds disk use, it is not an exact ledger.
+            let (keys, bytes) = db.kv_usage(id, &key).await.map_err(storage)?;
+            if keys >= MAX_KEYS {
                 return Err(PluginError::Forbidden(format!(
                     "kv is limited to {MAX_KEYS} keys per integration"
+                )));
+            }
+            let quota = call.services.quotas.kv_bytes;
+            let after = bytes + (key.len() + value.len()) as i64;
+            if after > quota {
+                return Err(PluginError::Forbidden(format!(
+                    "kv is limited to {quota} bytes per integration; this set would make {after}"
                 )));
             }
             db.kv_set(id, &key, &value).await.map_err(storage)

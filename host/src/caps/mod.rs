@@ -4,10 +4,13 @@
 
 mod http;
 mod kv;
-mod log;
+pub(crate) mod log;
 mod secrets;
 mod tokens;
 
+pub use log::LogLimits;
+pub(crate) use log::LogBudget;
+pub use kv::DEFAULT_QUOTA_BYTES as KV_QUOTA_BYTES;
 pub use tokens::RAW_TOKEN;
 
 impl crate::bindings::tributary::provider::types::Host for crate::runtime::PluginState {}

@@ -279,25 +279,50 @@ impl Db {
         rows.iter().map(integration).collect()
     }
 
-    /// Change settings.
+    /// Change settings. A changed `config` changes what is synced: the sync token and
+    /// last sync are forgotten and a queued walk restarts from the beginning, so the next
+    /// walk is full (and its end removes what is no longer in scope). True when the
+    /// config changed.
     pub async fn update_integration_settings(
         &self,
         id: &str,
         config: &Map<String, Value>,
         storage_strategy: &str,
         sync_frequency: &str,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<bool> {
+        let mut tx = self.pool().begin().await?;
+        let before: Option<String> = sqlx::query("SELECT config FROM integrations WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.get(0));
+        let changed = before
+            .and_then(|b| serde_json::from_str::<Value>(&b).ok())
+            .is_none_or(|b| b != Value::Object(config.clone()));
         sqlx::query(
-            "UPDATE integrations SET config = $1, storage_strategy = $2, sync_frequency = $3, updated_at = $4 WHERE id = $5",
+            "UPDATE integrations SET config = $1, storage_strategy = $2, sync_frequency = $3, updated_at = $4, \
+             sync_token = CASE WHEN $6 = 1 THEN NULL ELSE sync_token END, \
+             last_sync_at = CASE WHEN $6 = 1 THEN NULL ELSE last_sync_at END WHERE id = $5",
         )
         .bind(Value::Object(config.clone()).to_string())
         .bind(storage_strategy)
         .bind(sync_frequency)
         .bind(now_ms())
         .bind(id)
-        .execute(self.pool())
+        .bind(changed as i64)
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        if changed {
+            sqlx::query(
+                "UPDATE sync_jobs SET cursor = NULL, mode = 'full', pages = 0 WHERE integration_id = $1 \
+                 AND status = 'PENDING' AND mode <> 'resource'",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
     }
 
     /// Set the status (and the last error, cleared on ACTIVE).

@@ -51,6 +51,10 @@ pub struct SyncJob {
     pub external_id: Option<String>,
     /// Resource jobs: `upsert` or `delete`.
     pub action: Option<String>,
+    /// Pages this walk has committed, across its slices.
+    pub pages: i64,
+    /// Rate-limit waits that did not count as attempts.
+    pub rate_waits: i64,
 }
 
 impl SyncJob {
@@ -62,7 +66,7 @@ impl SyncJob {
 
 const COLUMNS: &str = "id, integration_id, provider, mode, trigger, status, created_at, started_at, completed_at, \
     resources_found, resources_synced, resources_failed, cursor, error_message, error_details, priority, attempts, \
-    max_attempts, run_at, external_id, action";
+    max_attempts, run_at, external_id, action, pages, rate_waits";
 
 fn job(r: &sqlx::any::AnyRow) -> SyncJob {
     SyncJob {
@@ -87,6 +91,8 @@ fn job(r: &sqlx::any::AnyRow) -> SyncJob {
         run_at: r.get(18),
         external_id: r.get(19),
         action: r.get(20),
+        pages: r.get(21),
+        rate_waits: r.get(22),
     }
 }
 
@@ -114,7 +120,7 @@ impl Db {
     ) -> anyhow::Result<(SyncJob, bool)> {
         let priority = match trigger {
             "webhook" => 1,
-            "manual" => 2,
+            "manual" | "connect" | "config" => 2,
             _ => 5,
         };
         let now = now_ms();

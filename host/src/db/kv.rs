@@ -62,6 +62,19 @@ impl Db {
         Ok(row.get::<i64, _>(0))
     }
 
+    /// Keys and bytes (keys + values) `integration` holds, not counting `except`.
+    pub async fn kv_usage(&self, integration: &str, except: &str) -> anyhow::Result<(i64, i64)> {
+        let row = sqlx::query(
+            "SELECT COUNT(*), COALESCE(SUM(LENGTH(key) + LENGTH(value)), 0) FROM plugin_kv \
+             WHERE integration_id = $1 AND key <> $2",
+        )
+        .bind(integration)
+        .bind(except.as_bytes().to_vec())
+        .fetch_one(self.pool())
+        .await?;
+        Ok((row.get::<i64, _>(0), row.get::<i64, _>(1)))
+    }
+
     /// Keys of `integration` starting with `prefix`, in byte order, at most `limit`.
     pub async fn kv_list(
         &self,

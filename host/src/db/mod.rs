@@ -21,7 +21,7 @@ pub use accounts::{Org, Role, User, hash_key};
 pub use integrations::{Connect, Integration, Owner, RegistryEntry, config_pairs, status};
 pub use jobs::{Stats, SyncJob};
 pub use plugins::PluginFileRow;
-pub use queue::job_status;
+pub use queue::{Caps, QueueSnapshot, job_status};
 pub use sealed::{CredentialRow, OauthState};
 pub use synced::{PageWrite, SyncedRecord};
 

@@ -24,18 +24,69 @@ pub mod job_status {
     pub const CANCELLED: &str = "CANCELLED";
 }
 
+/// Most jobs running at once per provider and per owner, in one host process.
+#[derive(Debug, Clone, Copy)]
+pub struct Caps {
+    /// Per provider.
+    pub per_provider: i64,
+    /// Per owner (a user or an organization).
+    pub per_owner: i64,
+}
+
+impl Default for Caps {
+    fn default() -> Self {
+        Caps {
+            per_provider: i64::MAX,
+            per_owner: i64::MAX,
+        }
+    }
+}
+
+/// The queue as the metrics see it.
+#[derive(Debug, Clone, Default)]
+pub struct QueueSnapshot {
+    /// Jobs by (status, priority, count).
+    pub by_status: Vec<(String, i64, i64)>,
+    /// Running jobs by provider.
+    pub running: Vec<(String, i64)>,
+    /// How long the oldest due pending job has waited, ms (0 when none waits).
+    pub oldest_due_wait_ms: i64,
+}
+
 impl Db {
     /// Claim the next runnable job for `worker` for `lease_ms`: a pending job whose time
     /// has come, or a running one whose lease expired; never a second job of an
-    /// integration that has one running.
+    /// integration that has one running. Without caps (see [`Db::claim_job_capped`]).
     pub async fn claim_job(&self, worker: &str, lease_ms: i64) -> anyhow::Result<Option<SyncJob>> {
+        self.claim_job_capped(worker, lease_ms, Caps::default())
+            .await
+    }
+
+    /// [`Db::claim_job`], skipping jobs whose provider or owner already has `caps` jobs
+    /// running under `worker` (one name per process: the caps share out a process's
+    /// workers; two of its workers claiming at the same instant may pass a cap by one).
+    pub async fn claim_job_capped(
+        &self,
+        worker: &str,
+        lease_ms: i64,
+        caps: Caps,
+    ) -> anyhow::Result<Option<SyncJob>> {
         let now = now_ms();
-        let pick = "SELECT j.id FROM sync_jobs j WHERE ((j.status = 'PENDING' AND j.run_at <= $3) \
-             OR (j.status = 'RUNNING' AND j.lease_until < $3)) AND NOT EXISTS (SELECT 1 FROM sync_jobs r \
-             WHERE r.integration_id = j.integration_id AND r.id <> j.id AND r.status = 'RUNNING' AND r.lease_until >= $3) \
-             ORDER BY j.priority, j.run_at, j.created_at LIMIT 1";
+        let live = "r.status = 'RUNNING' AND r.lease_until >= $3";
+        // The caps count this worker's (this process's) running jobs: they share out its
+        // workers, and grow with the replicas.
+        let mine = "r.lease_owner = $1";
+        let pick = format!(
+            "SELECT j.id FROM sync_jobs j LEFT JOIN integrations i ON i.id = j.integration_id \
+             WHERE ((j.status = 'PENDING' AND j.run_at <= $3) OR (j.status = 'RUNNING' AND j.lease_until < $3)) \
+             AND NOT EXISTS (SELECT 1 FROM sync_jobs r WHERE r.integration_id = j.integration_id AND r.id <> j.id AND {live}) \
+             AND (SELECT COUNT(*) FROM sync_jobs r WHERE r.provider = j.provider AND r.id <> j.id AND {mine} AND {live}) < $4 \
+             AND (SELECT COUNT(*) FROM sync_jobs r JOIN integrations o ON o.id = r.integration_id \
+                  WHERE o.owner_kind = i.owner_kind AND o.owner_id = i.owner_id AND r.id <> j.id AND {mine} AND {live}) < $5 \
+             ORDER BY j.priority, j.run_at, j.created_at LIMIT 1"
+        );
         let lock = match self.backend() {
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Postgres => " FOR UPDATE OF j SKIP LOCKED",
             Backend::Sqlite => "",
         };
         let sql = format!(
@@ -46,12 +97,80 @@ impl Db {
             .bind(worker)
             .bind(now + lease_ms)
             .bind(now)
+            .bind(caps.per_provider)
+            .bind(caps.per_owner)
             .fetch_optional(self.pool())
             .await?;
         match row {
             Some(r) => self.sync_job(&r.get::<String, _>(0)).await,
             None => Ok(None),
         }
+    }
+
+    /// True when a job of another integration is due and waiting to be claimed (a walk
+    /// at the end of its slice gives its worker up only then).
+    pub async fn others_waiting(&self, integration: &str) -> anyhow::Result<bool> {
+        let row = sqlx::query(
+            "SELECT 1 FROM sync_jobs WHERE status = 'PENDING' AND run_at <= $1 AND integration_id <> $2 LIMIT 1",
+        )
+        .bind(now_ms())
+        .bind(integration)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.is_some())
+    }
+
+    /// A walk's slice ended: back to the queue behind what is waiting (scheduled
+    /// priority, due now), the attempt not counted; its checkpoint is already committed.
+    /// False when the worker no longer holds the lease.
+    pub async fn yield_job(&self, job_id: &str, worker: &str) -> anyhow::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE sync_jobs SET status = 'PENDING', run_at = $1, lease_owner = NULL, lease_until = NULL, \
+             attempts = attempts - 1, priority = CASE WHEN priority < 5 THEN 5 ELSE priority END \
+             WHERE id = $2 AND lease_owner = $3 AND status = 'RUNNING'",
+        )
+        .bind(now_ms())
+        .bind(job_id)
+        .bind(worker)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Gauges of the queue: jobs by (status, priority) for the live statuses, running
+    /// jobs by provider, and how long (ms) the oldest due pending job has waited.
+    pub async fn queue_snapshot(&self) -> anyhow::Result<QueueSnapshot> {
+        let now = now_ms();
+        let by_status = sqlx::query(
+            "SELECT status, priority, COUNT(*) FROM sync_jobs WHERE status IN ('PENDING', 'RUNNING', 'DEAD') \
+             GROUP BY status, priority",
+        )
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1), r.get::<i64, _>(2)))
+        .collect();
+        let running = sqlx::query(
+            "SELECT provider, COUNT(*) FROM sync_jobs WHERE status = 'RUNNING' AND lease_until >= $1 GROUP BY provider",
+        )
+        .bind(now)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1)))
+        .collect();
+        let oldest: Option<i64> = sqlx::query(
+            "SELECT MIN(run_at) FROM sync_jobs WHERE status = 'PENDING' AND run_at <= $1",
+        )
+        .bind(now)
+        .fetch_one(self.pool())
+        .await?
+        .get(0);
+        Ok(QueueSnapshot {
+            by_status,
+            running,
+            oldest_due_wait_ms: oldest.map(|t| now - t).unwrap_or(0),
+        })
     }
 
     /// Extend a lease; false when the worker lost it (another took the job over).
@@ -90,7 +209,8 @@ impl Db {
     }
 
     /// Put a job back in the queue to run at `run_at` (backoff, rate-limit wait). With
-    /// `refund`, the attempt does not count (a rate-limit wait is not a failure).
+    /// `refund`, the attempt does not count (a rate-limit wait is not a failure) and the
+    /// job's count of refunded waits goes up.
     pub async fn delay_job(
         &self,
         job_id: &str,
@@ -100,7 +220,7 @@ impl Db {
     ) -> anyhow::Result<()> {
         sqlx::query(
             "UPDATE sync_jobs SET status = 'PENDING', run_at = $1, error_message = $2, lease_owner = NULL, lease_until = NULL, \
-             attempts = attempts - $3 WHERE id = $4",
+             attempts = attempts - $3, rate_waits = rate_waits + $3 WHERE id = $4",
         )
         .bind(run_at)
         .bind(error)
@@ -178,5 +298,30 @@ impl Db {
             .fetch_one(self.pool())
             .await?;
         Ok(row.get(0))
+    }
+
+    /// Claim (or keep) ownership of the embedded index for `instance`: `None` when it is
+    /// ours now, else the owning instance, alive within `stale_ms`.
+    pub async fn claim_index_owner(
+        &self,
+        instance: &str,
+        stale_ms: i64,
+    ) -> anyhow::Result<Option<String>> {
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO embedded_index_owner (id, instance, heartbeat_at) VALUES (1, $1, $2) \
+             ON CONFLICT (id) DO UPDATE SET instance = excluded.instance, heartbeat_at = excluded.heartbeat_at \
+             WHERE embedded_index_owner.instance = excluded.instance OR embedded_index_owner.heartbeat_at < $3",
+        )
+        .bind(instance)
+        .bind(now)
+        .bind(now - stale_ms)
+        .execute(self.pool())
+        .await?;
+        let owner: String = sqlx::query("SELECT instance FROM embedded_index_owner WHERE id = 1")
+            .fetch_one(self.pool())
+            .await?
+            .get(0);
+        Ok((owner != instance).then_some(owner))
     }
 }

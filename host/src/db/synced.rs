@@ -114,7 +114,7 @@ impl Db {
         let mut tx = self.pool().begin().await?;
         let held = sqlx::query(
             "UPDATE sync_jobs SET cursor = $1, resources_found = $2, resources_synced = $3, resources_failed = $4, \
-             error_details = $5, lease_until = $6 WHERE id = $7 AND lease_owner = $8 AND status = 'RUNNING'",
+             error_details = $5, lease_until = $6, pages = $9 WHERE id = $7 AND lease_owner = $8 AND status = 'RUNNING'",
         )
         .bind(&job.cursor)
         .bind(job.resources_found)
@@ -124,6 +124,7 @@ impl Db {
         .bind(now_ms() + lease_ms)
         .bind(&job.id)
         .bind(worker)
+        .bind(job.pages)
         .execute(&mut *tx)
         .await?
         .rows_affected()

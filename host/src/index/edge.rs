@@ -124,13 +124,29 @@ impl EdgeStore {
         &self,
         f: impl FnOnce(&EdgeShard) -> anyhow::Result<T> + Send + 'static,
     ) -> anyhow::Result<T> {
-        let shard = self.shard.clone();
+        let mut shard = self.shard.clone();
         tokio::task::spawn_blocking(move || {
-            let guard = shard.write();
-            let shard = guard.as_ref().expect("the shard is open until drop");
-            let out = f(shard)?;
-            shard.flush();
-            Ok(out)
+            // qdrant-edge panics when a flush fails (directory removed, disk full): that is
+            // a failed write here, not a dead process.
+            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let guard = shard.write();
+                let shard = guard.as_ref().expect("the shard is open until drop");
+                let out = f(shard)?;
+                shard.flush();
+                Ok(out)
+            }));
+            // The store may have been dropped meanwhile: then this is the last handle,
+            // and the shard's own flush-on-drop must not panic either.
+            if let Some(lock) = Arc::get_mut(&mut shard)
+                && let Some(last) = lock.get_mut().take()
+            {
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(last)));
+            }
+            out.unwrap_or_else(|_| {
+                Err(anyhow::anyhow!(
+                    "writing the index failed (its directory is gone or the disk is full)"
+                ))
+            })
         })
         .await?
     }

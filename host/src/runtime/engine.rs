@@ -24,6 +24,8 @@ pub struct Limits {
     pub table_elements: usize,
     /// Core instances per component instance.
     pub core_instances: u32,
+    /// How long a new session waits for a free pool slot before it fails.
+    pub pool_wait: Duration,
 }
 
 impl Default for Limits {
@@ -35,6 +37,30 @@ impl Default for Limits {
             tables: 32,
             table_elements: 100_000,
             core_instances: 32,
+            pool_wait: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Limits {
+    /// Defaults with `TRIBUTARY_POOL_INSTANCES` (instances at once, all plugins) and
+    /// `TRIBUTARY_POOL_WAIT_MS` (how long a call waits for a free instance) applied.
+    pub fn from_env() -> Self {
+        let var = |name: &str| -> Option<u64> {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.trim().parse().ok())
+                .filter(|v: &u64| *v > 0)
+        };
+        let d = Limits::default();
+        Limits {
+            pool_instances: var("TRIBUTARY_POOL_INSTANCES")
+                .map(|v| v.min(10_000) as u32)
+                .unwrap_or(d.pool_instances),
+            pool_wait: var("TRIBUTARY_POOL_WAIT_MS")
+                .map(Duration::from_millis)
+                .unwrap_or(d.pool_wait),
+            ..d
         }
     }
 }

@@ -97,6 +97,14 @@ pub enum CallError {
         /// What was wrong.
         reason: String,
     },
+    /// A walk that would never end: a repeated cursor, or past its page or time ceiling.
+    #[error("plugin `{plugin}` {reason}")]
+    Runaway {
+        /// Provider id.
+        plugin: String,
+        /// What the walk did.
+        reason: String,
+    },
     /// The instance could not be created (pool exhausted, host error).
     #[error("plugin `{plugin}` could not be started: {message}")]
     Instantiate {
@@ -117,6 +125,7 @@ impl CallError {
             CallError::MemoryLimit { .. } => "plugin_memory_limit",
             CallError::Trap { .. } => "plugin_trap",
             CallError::Malformed { .. } => "plugin_malformed_result",
+            CallError::Runaway { .. } => "plugin_runaway_walk",
             CallError::Instantiate { .. } => "plugin_unavailable",
         }
     }

@@ -73,6 +73,8 @@ struct Inner {
     registry: ArcSwap<Registry>,
     /// Serialises scans and installs; calls never take it.
     reload: tokio::sync::Mutex<()>,
+    /// One permit per instance the pool holds; a session holds one while it lives.
+    slots: Arc<tokio::sync::Semaphore>,
     watcher: std::sync::Mutex<Option<watcher::Watcher>>,
 }
 
@@ -109,6 +111,7 @@ impl Runtime {
         Plugin::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;
         std::fs::create_dir_all(&config.plugins_dir)?;
         std::fs::create_dir_all(&config.cache_dir)?;
+        let pool = config.limits.pool_instances as usize;
         Ok(Runtime(Arc::new(Inner {
             engine,
             linker,
@@ -116,6 +119,7 @@ impl Runtime {
             services,
             registry: ArcSwap::from_pointee(Registry::default()),
             reload: tokio::sync::Mutex::new(()),
+            slots: Arc::new(tokio::sync::Semaphore::new(pool)),
             watcher: std::sync::Mutex::new(None),
         })))
     }
@@ -133,6 +137,11 @@ impl Runtime {
     /// The per-instance limits.
     pub fn limits(&self) -> &Limits {
         &self.0.config.limits
+    }
+
+    /// Instances in use now (sessions alive), of [`Limits::pool_instances`].
+    pub fn instances_in_use(&self) -> usize {
+        self.limits().pool_instances as usize - self.0.slots.available_permits()
     }
 
     /// The plugins directory.
@@ -172,7 +181,18 @@ impl Runtime {
         let plugin = self
             .get(id)
             .ok_or_else(|| CallError::NotInstalled(id.to_string()))?;
-        Session::start(plugin, self.limits(), self.0.services.clone(), integration).await
+        if let Err(e) = self.0.services.refresh_settings().await {
+            // The last settings read stay in force; the next session tries again.
+            tracing::warn!(error = %format!("{e:#}"), "re-reading provider settings failed");
+        }
+        Session::start(
+            plugin,
+            self.limits(),
+            self.0.services.clone(),
+            integration,
+            self.0.slots.clone(),
+        )
+        .await
     }
 
     /// Compile, link and validate a file's bytes into a plugin.
@@ -206,7 +226,9 @@ impl Runtime {
             pre: pre.clone(),
         });
         let manifest = async {
-            let mut s = Session::start(probe, self.limits(), self.0.services.clone(), None).await?;
+            let slots = self.0.slots.clone();
+            let services = self.0.services.clone();
+            let mut s = Session::start(probe, self.limits(), services, None, slots).await?;
             s.manifest().await
         }
         .await

@@ -38,6 +38,8 @@ pub struct Session {
     config: Vec<(String, String)>,
     /// Set after a trap: the instance may not be entered again.
     broken: Option<String>,
+    /// This session's slot in the instance pool, given back on drop.
+    _slot: tokio::sync::OwnedSemaphorePermit,
 }
 
 impl Session {
@@ -46,7 +48,20 @@ impl Session {
         limits: &Limits,
         services: Arc<Services>,
         integration: Option<Integration>,
+        slots: Arc<tokio::sync::Semaphore>,
     ) -> Result<Session, CallError> {
+        // A full pool makes the caller wait (bounded) for a slot instead of failing: a
+        // webhook arriving while sync workers hold instances is served a moment later.
+        let slot = tokio::time::timeout(limits.pool_wait, slots.acquire_owned())
+            .await
+            .map_err(|_| CallError::Instantiate {
+                plugin: plugin.manifest.id.clone(),
+                message: format!(
+                    "all {} plugin instance slots stayed busy for {:?}",
+                    limits.pool_instances, limits.pool_wait
+                ),
+            })?
+            .expect("the pool semaphore is never closed");
         let config = integration
             .as_ref()
             .map(|i| i.config.clone())
@@ -79,6 +94,7 @@ impl Session {
             limits: limits.clone(),
             config,
             broken: None,
+            _slot: slot,
         })
     }
 
@@ -106,6 +122,7 @@ impl Session {
     ) -> Result<T, CallError> {
         let plugin = self.plugin.manifest.id.clone();
         let err = match outcome {
+            // A malformed value leaves the instance sound: it may be called again.
             Ok(Ok(Ok(v))) => {
                 return match check(&v) {
                     Ok(()) => Ok(v),
@@ -142,11 +159,11 @@ impl Session {
         let stderr = String::from_utf8_lossy(&self.store.data().stderr.contents())
             .trim()
             .to_string();
-        let first_line = text.lines().next().unwrap_or("trap").to_string();
+        let cause = trap_cause(&trap);
         let message = if stderr.is_empty() {
-            first_line
+            cause
         } else {
-            format!("{first_line}; plugin said: {stderr}")
+            format!("{cause}; plugin said: {stderr}")
         };
         CallError::Trap { plugin, message }
     }
@@ -157,12 +174,55 @@ impl Session {
     }
 }
 
+/// The cause of a trap in words: wasmtime's own text ("error while executing at wasm
+/// backtrace:") names no cause, the `Trap` code in the error chain does.
+fn trap_cause(trap: &wasmtime::Error) -> String {
+    let code = trap
+        .chain()
+        .find_map(|e| e.downcast_ref::<Trap>().copied());
+    match code {
+        Some(Trap::StackOverflow) => "stack overflow (call stack exhausted, e.g. unbounded recursion)".into(),
+        Some(Trap::MemoryOutOfBounds) => "out-of-bounds memory access".into(),
+        Some(Trap::HeapMisaligned) => "misaligned memory access".into(),
+        Some(Trap::TableOutOfBounds) => "out-of-bounds table access".into(),
+        Some(Trap::IndirectCallToNull) => "indirect call to a null table entry".into(),
+        Some(Trap::BadSignature) => "indirect call with the wrong signature".into(),
+        Some(Trap::IntegerOverflow) => "integer overflow".into(),
+        Some(Trap::IntegerDivisionByZero) => "integer divide by zero".into(),
+        Some(Trap::BadConversionToInteger) => "invalid float to integer conversion".into(),
+        Some(Trap::UnreachableCodeReached) => {
+            "unreachable instruction executed (a Rust panic or abort ends this way)".into()
+        }
+        Some(other) => format!("wasm trap: {other}"),
+        None => {
+            // Not a wasm trap: a host-side error raised inside the call. Its innermost
+            // message is the cause; the outer ones are backtrace framing.
+            let root = trap.root_cause().to_string();
+            let root = root.lines().next().unwrap_or("trap").trim();
+            if root.is_empty() { "trap".into() } else { root.to_string() }
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // Log lines the budget dropped and no later line reported: one line now.
+        let call = &self.store.data().call;
+        let integration = call.integration.as_ref().map(|i| i.id.as_str()).unwrap_or("-");
+        if let Some(d) = call.services.log_budget.take_dropped(call.provider_id(), integration) {
+            crate::caps::log::report_dropped(call.provider_id(), integration, d);
+        }
+    }
+}
+
 macro_rules! fenced {
     ($self:ident, $check:expr, $method:ident $(, $arg:expr)*) => {{
         $self.arm()?;
         let budget = $self.budget();
         let api = $self.bindings.tributary_provider_provider();
+        let started = Instant::now();
         let outcome = tokio::time::timeout(budget, api.$method(&mut $self.store $(, $arg)*)).await;
+        crate::metrics::plugin_call(&$self.plugin.manifest.id, stringify!($method), started.elapsed());
         $self.settle(outcome, $check)
     }};
 }

@@ -1,7 +1,9 @@
 //! Checks on everything a plugin returns: the host never trusts a plugin's data shape.
 
 use crate::bindings::Manifest;
-use crate::bindings::api::{Account, Content, Page, Subscription, WebhookOutcome};
+use crate::bindings::api::{
+    Account, Change, Content, Page, Resource, Subscription, WebhookOutcome,
+};
 use crate::egress;
 
 /// Longest id of a resource or account, in bytes.
@@ -14,6 +16,16 @@ pub const MAX_PAGE: usize = 10_000;
 pub const MAX_TITLE: usize = 4096;
 /// Largest immediate webhook response body.
 pub const MAX_WEBHOOK_RESPONSE: usize = 1 << 20;
+/// Largest content body (text or bytes).
+pub const MAX_BODY: usize = 32 << 20;
+/// Longest URL, kind, author field.
+pub const MAX_URL: usize = 8 * 1024;
+/// Longest resource kind.
+pub const MAX_KIND: usize = 64;
+/// Longest author id, name or email.
+pub const MAX_AUTHOR_FIELD: usize = 1024;
+/// Most metadata pairs, and their total bytes.
+pub const MAX_METADATA: (usize, usize) = (256, 1 << 20);
 
 fn id(what: &str, v: &str) -> Result<(), String> {
     if v.is_empty() || v.len() > MAX_ID {
@@ -80,7 +92,9 @@ pub fn manifest(m: &Manifest) -> Result<(), String> {
 
 /// Validate an account.
 pub fn account(a: &Account) -> Result<(), String> {
-    id("account id", &a.id)
+    id("account id", &a.id)?;
+    bounded("account name", &a.name, MAX_AUTHOR_FIELD)?;
+    bounded("account email", a.email.as_deref().unwrap_or_default(), MAX_AUTHOR_FIELD)
 }
 
 /// Validate a webhook subscription.
@@ -88,9 +102,42 @@ pub fn subscription(s: &Subscription) -> Result<(), String> {
     id("subscription id", &s.id)
 }
 
+/// A resource id as the index keeps it.
+pub fn resource_id(v: &str) -> Result<(), String> {
+    id("resource id", v)
+}
+
+fn bounded(what: &str, v: &str, max: usize) -> Result<(), String> {
+    if v.len() > max {
+        return Err(format!("{what} is {} bytes, over the limit of {max}", v.len()));
+    }
+    Ok(())
+}
+
 /// Validate fetched or inline content.
 pub fn content(c: &Content) -> Result<(), String> {
     id("content id", &c.id)?;
+    bounded("kind", &c.kind, MAX_KIND)?;
+    let body = match &c.body {
+        crate::bindings::api::Body::Text(t) => t.len(),
+        crate::bindings::api::Body::Bytes(b) => b.len(),
+    };
+    if body > MAX_BODY {
+        return Err(format!("body is {body} bytes, over the limit of {MAX_BODY}"));
+    }
+    bounded("url", c.url.as_deref().unwrap_or_default(), MAX_URL)?;
+    if let Some(a) = &c.author {
+        for f in [Some(&a.name), a.id.as_ref(), a.email.as_ref()].into_iter().flatten() {
+            bounded("an author field", f, MAX_AUTHOR_FIELD)?;
+        }
+    }
+    let meta: usize = c.metadata.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if c.metadata.len() > MAX_METADATA.0 || meta > MAX_METADATA.1 {
+        return Err(format!(
+            "metadata must be at most {} pairs and {} bytes",
+            MAX_METADATA.0, MAX_METADATA.1
+        ));
+    }
     if c.content_hash.is_empty() || c.content_hash.len() > 256 {
         return Err("content hash must be 1..=256 bytes".into());
     }
@@ -103,7 +150,8 @@ pub fn content(c: &Content) -> Result<(), String> {
     Ok(())
 }
 
-/// Validate a page.
+/// Validate a page as a whole: counts and cursors. Its resources are checked one by one
+/// ([`resource`]) so one bad resource fails alone.
 pub fn page(p: &Page) -> Result<(), String> {
     if p.resources.len() > MAX_PAGE || p.deleted.len() > MAX_PAGE {
         return Err(format!("a page holds at most {MAX_PAGE} resources"));
@@ -115,23 +163,26 @@ pub fn page(p: &Page) -> Result<(), String> {
             ));
         }
     }
-    for r in &p.resources {
-        id("resource id", &r.id)?;
-        if r.title.len() > MAX_TITLE {
-            return Err(format!("title longer than {MAX_TITLE} bytes"));
+    Ok(())
+}
+
+/// Validate one listed resource (and its inline content).
+pub fn resource(r: &Resource) -> Result<(), String> {
+    id("resource id", &r.id)?;
+    bounded("kind", &r.kind, MAX_KIND)?;
+    bounded("title", &r.title, MAX_TITLE)?;
+    bounded("url", r.url.as_deref().unwrap_or_default(), MAX_URL)?;
+    bounded("version", r.version.as_deref().unwrap_or_default(), MAX_ID)?;
+    bounded("parent id", r.parent_id.as_deref().unwrap_or_default(), MAX_ID)?;
+    if let Some(c) = &r.content {
+        content(c)?;
+        if c.id != r.id {
+            return Err(format!(
+                "inline content id {:?} differs from resource id {:?}",
+                c.id.chars().take(120).collect::<String>(),
+                r.id.chars().take(120).collect::<String>()
+            ));
         }
-        if let Some(c) = &r.content {
-            content(c)?;
-            if c.id != r.id {
-                return Err(format!(
-                    "inline content id {:?} differs from resource id {:?}",
-                    c.id, r.id
-                ));
-            }
-        }
-    }
-    for d in &p.deleted {
-        id("deleted id", d)?;
     }
     Ok(())
 }
@@ -140,6 +191,13 @@ pub fn page(p: &Page) -> Result<(), String> {
 pub fn webhook(o: &WebhookOutcome) -> Result<(), String> {
     if o.changes.len() > MAX_PAGE {
         return Err(format!("a webhook announces at most {MAX_PAGE} changes"));
+    }
+    if let Some(a) = &o.account_id {
+        id("account id", a)?;
+    }
+    for c in &o.changes {
+        let (Change::Upsert(v) | Change::Delete(v)) = c;
+        id("changed resource id", v)?;
     }
     if let Some(r) = &o.response
         && (!(100..=599).contains(&r.status) || r.body.len() > MAX_WEBHOOK_RESPONSE)

@@ -26,6 +26,50 @@ pub struct EngineConfig {
     pub error_threshold: i64,
     /// Wait when a provider rate-limits without saying for how long.
     pub default_rate_limit_wait: Duration,
+    /// Shortest and longest rate-limit wait the engine accepts from a plugin.
+    pub rate_limit_wait_bounds: (Duration, Duration),
+    /// Rate-limit waits of one job that do not count as attempts; later ones do.
+    pub max_rate_limit_refunds: i64,
+    /// A walk gives its worker back after this long when other jobs wait...
+    pub slice: Duration,
+    /// ...or after this many pages.
+    pub slice_pages: u32,
+    /// A walk past this many pages is a runaway: it fails.
+    pub max_walk_pages: i64,
+    /// A walk running longer than this (from its first start) is a runaway: it fails.
+    pub max_walk_time: Duration,
+    /// Jobs running at once per provider and per owner, in this process.
+    pub caps: crate::db::Caps,
+}
+
+impl EngineConfig {
+    /// Defaults for `workers` workers, overridden by `TRIBUTARY_SYNC_*` variables:
+    /// `SLICE_MS`, `SLICE_PAGES`, `MAX_PAGES`, `MAX_WALK_MS`, `MAX_PER_PROVIDER`,
+    /// `MAX_PER_OWNER`, `LEASE_MS`.
+    pub fn from_env(workers: usize) -> Self {
+        let var = |name: &str| -> Option<i64> {
+            std::env::var(format!("TRIBUTARY_SYNC_{name}"))
+                .ok()
+                .and_then(|v| v.trim().parse().ok())
+                .filter(|v: &i64| *v > 0)
+        };
+        let ms = |v: i64| Duration::from_millis(v as u64);
+        let d = EngineConfig::default();
+        // Leave room: one provider or one owner never holds every worker of a host.
+        let workers = workers.max(1) as i64;
+        EngineConfig {
+            lease: var("LEASE_MS").map(ms).unwrap_or(d.lease),
+            slice: var("SLICE_MS").map(ms).unwrap_or(d.slice),
+            slice_pages: var("SLICE_PAGES").map(|v| v as u32).unwrap_or(d.slice_pages),
+            max_walk_pages: var("MAX_PAGES").unwrap_or(d.max_walk_pages),
+            max_walk_time: var("MAX_WALK_MS").map(ms).unwrap_or(d.max_walk_time),
+            caps: crate::db::Caps {
+                per_provider: var("MAX_PER_PROVIDER").unwrap_or((workers - 1).max(1)),
+                per_owner: var("MAX_PER_OWNER").unwrap_or((workers / 2).max(1)),
+            },
+            ..d
+        }
+    }
 }
 
 impl Default for EngineConfig {
@@ -38,6 +82,13 @@ impl Default for EngineConfig {
             resource_backoff_base: Duration::from_secs(2),
             error_threshold: 3,
             default_rate_limit_wait: Duration::from_secs(60),
+            rate_limit_wait_bounds: (Duration::from_secs(1), Duration::from_secs(3600)),
+            max_rate_limit_refunds: 10,
+            slice: Duration::from_secs(30),
+            slice_pages: 500,
+            max_walk_pages: 200_000,
+            max_walk_time: Duration::from_secs(24 * 3600),
+            caps: crate::db::Caps::default(),
         }
     }
 }
@@ -57,11 +108,29 @@ pub enum Outcome {
     Cancelled,
     /// Another worker took the job over (our lease ran out).
     Lost,
+    /// The walk's slice ended; it continues from its checkpoint when its turn comes.
+    Yielded,
+}
+
+impl Outcome {
+    fn label(&self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::Delayed => "delayed",
+            Outcome::Failed => "failed",
+            Outcome::Dead => "dead",
+            Outcome::Cancelled => "cancelled",
+            Outcome::Lost => "lost",
+            Outcome::Yielded => "yielded",
+        }
+    }
 }
 
 pub(super) enum Stop {
     Call(CallError),
     Lost,
+    /// The slice ended and other jobs wait: back to the queue (checkpoint committed).
+    Yield,
     Storage(anyhow::Error),
 }
 
@@ -82,6 +151,7 @@ pub struct SyncEngine {
     pub(super) runtime: Runtime,
     pub(super) sink: Arc<dyn Sink>,
     pub(super) config: EngineConfig,
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 pub(super) fn lease_ms(c: &EngineConfig) -> i64 {
@@ -95,7 +165,19 @@ impl SyncEngine {
             runtime,
             sink,
             config,
+            stopping: Default::default(),
         }
+    }
+
+    /// Ask running walks to stop at their next page (they go back to the queue).
+    pub fn stop(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// True once [`SyncEngine::stop`] was called.
+    pub fn stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The runtime jobs run on.
@@ -123,13 +205,16 @@ impl SyncEngine {
     ) -> anyhow::Result<Option<(String, Outcome)>> {
         let db = &self.runtime.services().db;
         let Some(job) = db
-            .claim_job(&self.config.worker, lease_ms(&self.config))
+            .claim_job_capped(&self.config.worker, lease_ms(&self.config), self.config.caps)
             .await?
         else {
             return Ok(None);
         };
         let id = job.id.clone();
-        Ok(Some((id, self.run(job, source).await?)))
+        let provider = job.provider.clone();
+        let outcome = self.run(job, source).await?;
+        crate::metrics::job_outcome(&provider, outcome.label());
+        Ok(Some((id, outcome)))
     }
 
     async fn run(
@@ -188,6 +273,13 @@ impl SyncEngine {
                 Ok(Outcome::Completed)
             }
             Err(Stop::Lost) => Ok(Outcome::Lost),
+            Err(Stop::Yield) => {
+                if db.yield_job(&job.id, &self.config.worker).await? {
+                    Ok(Outcome::Yielded)
+                } else {
+                    Ok(Outcome::Lost)
+                }
+            }
             Err(Stop::Storage(e)) => {
                 self.retry_or_bury(&row, &job, &format!("storage failed: {e:#}"))
                     .await
@@ -206,14 +298,34 @@ impl SyncEngine {
         let msg = e.to_string();
         match &e {
             CallError::Plugin(PluginError::RateLimited(r)) => {
+                // The plugin's number is a hint: 0 would re-claim the job at once for ever,
+                // a huge one would park it for decades.
+                let (floor, ceiling) = self.config.rate_limit_wait_bounds;
                 let wait = r
                     .retry_after_ms
-                    .map(|ms| ms as i64)
-                    .unwrap_or(self.config.default_rate_limit_wait.as_millis() as i64);
+                    .map(Duration::from_millis)
+                    .unwrap_or(self.config.default_rate_limit_wait)
+                    .clamp(floor, ceiling)
+                    .as_millis() as i64;
                 db.set_integration_status(&row.id, status::RATE_LIMITED, Some(&msg))
                     .await?;
-                db.delay_job(&job.id, now_ms() + wait, &msg, true).await?;
+                if job.rate_waits >= self.config.max_rate_limit_refunds {
+                    // Refunds end: from now on a rate-limit wait is a failed attempt.
+                    if job.attempts >= job.max_attempts {
+                        return self.retry_or_bury(row, job, &msg).await;
+                    }
+                    db.delay_job(&job.id, now_ms() + wait, &msg, false).await?;
+                } else {
+                    db.delay_job(&job.id, now_ms() + wait, &msg, true).await?;
+                }
                 Ok(Outcome::Delayed)
+            }
+            CallError::Runaway { .. } => {
+                // Everything committed stays; nothing is deleted (the walk did not complete).
+                db.record_failure(&row.id, &msg, self.config.error_threshold)
+                    .await?;
+                db.end_job(&job.id, job_status::FAILED, Some(&msg)).await?;
+                Ok(Outcome::Failed)
             }
             CallError::Plugin(PluginError::Unauthorized(_)) => {
                 // The credential store already tried a refresh; reconnecting is the way out.

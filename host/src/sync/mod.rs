@@ -11,6 +11,6 @@ mod source;
 mod walk;
 
 pub use engine::{EngineConfig, Outcome, SyncEngine};
-pub use scheduler::{interval, priority, schedule_due};
+pub use scheduler::{Workers, interval, priority, schedule_due};
 pub use sink::{NoopSink, Sink, Skipped};
 pub use source::Source;

@@ -23,6 +23,13 @@ impl SyncEngine {
             None
         } else {
             match source.fetch(&id).await {
+                // Content is bound to the id asked: never indexed under another.
+                Ok(c) if c.id != id => {
+                    return Err(Stop::Call(CallError::Malformed {
+                        plugin: row.provider.clone(),
+                        reason: "fetch answered with content for another id".into(),
+                    }));
+                }
                 Ok(c) => Some(c),
                 // Announced as changed but gone by now: the source's truth is "deleted".
                 Err(CallError::Plugin(PluginError::NotFound(_))) => None,

@@ -60,14 +60,43 @@ pub async fn schedule_due(db: &Db) -> anyhow::Result<usize> {
     Ok(queued)
 }
 
+/// Running worker loops and the scheduler; [`Workers::stop`] ends them cleanly.
+pub struct Workers {
+    engine: Arc<SyncEngine>,
+    loops: Vec<tokio::task::JoinHandle<()>>,
+    scheduler: tokio::task::JoinHandle<()>,
+}
+
+impl Workers {
+    /// Stop: walks checkpoint at their next page and go back to the queue (another
+    /// process, or this one after a restart, resumes them at once instead of waiting for
+    /// the lease to run out); returns when every loop has ended.
+    pub async fn stop(mut self) {
+        self.engine.stop();
+        self.scheduler.abort();
+        for l in std::mem::take(&mut self.loops) {
+            let _ = l.await;
+        }
+    }
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        // Dropped without `stop`: the loops still end at their next page.
+        self.engine.stop();
+        self.scheduler.abort();
+    }
+}
+
 impl SyncEngine {
-    /// Run `workers` loops over the queue and a scheduler tick every `tick`, until the
-    /// process ends.
-    pub fn spawn(self: Arc<Self>, workers: usize, tick: Duration) {
+    /// Run `workers` loops over the queue and a scheduler tick every `tick`, until
+    /// [`Workers::stop`].
+    pub fn spawn(self: Arc<Self>, workers: usize, tick: Duration) -> Workers {
+        let mut loops = Vec::new();
         for _ in 0..workers {
             let engine = self.clone();
-            tokio::spawn(async move {
-                loop {
+            loops.push(tokio::spawn(async move {
+                while !engine.stopping() {
                     match engine.run_once().await {
                         Ok(Some(_)) => continue,
                         Ok(None) => {}
@@ -75,10 +104,10 @@ impl SyncEngine {
                     }
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
-            });
+            }));
         }
-        let engine = self;
-        tokio::spawn(async move {
+        let engine = self.clone();
+        let scheduler = tokio::spawn(async move {
             loop {
                 if let Err(e) = schedule_due(&engine.runtime().services().db).await {
                     tracing::error!(error = %format!("{e:#}"), "scheduler tick failed");
@@ -86,5 +115,10 @@ impl SyncEngine {
                 tokio::time::sleep(tick).await;
             }
         });
+        Workers {
+            engine: self,
+            loops,
+            scheduler,
+        }
     }
 }

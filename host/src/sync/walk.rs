@@ -2,6 +2,15 @@
 //! (what the index already holds), fetched where the listing does not prove a resource
 //! unchanged, handed to the sink in one batch and committed with the next cursor in one
 //! transaction. Only a complete full walk deletes what it did not see.
+//!
+//! Nothing a plugin says is trusted: a cursor that comes back is a runaway walk, and so
+//! is a walk past its page or time ceiling; a malformed resource, a duplicate id or a
+//! fetch that answers for another id fails that resource only. A walk runs in slices: at
+//! the end of one, with other jobs waiting, it gives its worker back.
+
+use std::collections::HashSet;
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -10,10 +19,57 @@ use super::engine::{Stop, SyncEngine, lease_ms};
 use crate::bindings::PluginError;
 use crate::bindings::api::{Content, ListMode, ListRequest, Page};
 use crate::db::{Integration as Row, PageWrite, SyncJob, SyncedRecord};
-use crate::runtime::CallError;
+use crate::runtime::{CallError, validate};
 
 /// Most per-resource failures kept on a job.
 const MAX_RECORDED_FAILURES: usize = 200;
+/// Longest id quoted in a failure or an error message.
+const MAX_QUOTED: usize = 120;
+
+fn quoted(s: &str) -> String {
+    let mut end = s.len().min(MAX_QUOTED);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    if end < s.len() {
+        format!("{:?}… ({} bytes)", &s[..end], s.len())
+    } else {
+        format!("{s:?}")
+    }
+}
+
+fn record(job: &mut SyncJob, failures: &mut Vec<Value>, id: &str, code: &str, error: String) {
+    job.resources_failed += 1;
+    if failures.len() < MAX_RECORDED_FAILURES {
+        let mut end = id.len().min(MAX_QUOTED);
+        while !id.is_char_boundary(end) {
+            end -= 1;
+        }
+        failures.push(json!({"id": &id[..end], "code": code, "error": error}));
+    }
+}
+
+/// Cursors a walk has been given, as hashes (bounded memory whatever their size).
+struct Cursors {
+    seen: HashSet<u64>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+impl Cursors {
+    fn new() -> Self {
+        Cursors {
+            seen: HashSet::new(),
+            hasher: std::collections::hash_map::RandomState::new(),
+        }
+    }
+
+    /// False when `c` was seen before in this walk.
+    fn first_time(&mut self, c: &str) -> bool {
+        let mut h = self.hasher.build_hasher();
+        c.hash(&mut h);
+        self.seen.insert(h.finish())
+    }
+}
 
 impl SyncEngine {
     /// Walk the integration; returns the sync token of the last page.
@@ -45,8 +101,27 @@ impl SyncEngine {
             .as_deref()
             .and_then(|d| serde_json::from_str(d).ok())
             .unwrap_or_default();
+        let mut cursors = Cursors::new();
+        if let Some(c) = &req.cursor {
+            cursors.first_time(c);
+        }
+        let mut slice = (Instant::now(), 0u32);
         loop {
+            self.check_ceilings(job)?;
             let page = source.list(&req).await?;
+            if let Some(next) = &page.next_cursor
+                && !cursors.first_time(next)
+            {
+                return Err(Stop::Call(CallError::Runaway {
+                    plugin: row.provider.clone(),
+                    reason: format!(
+                        "returned cursor {} a second time in one walk (after {} pages): the walk would never end",
+                        quoted(next),
+                        job.pages + 1
+                    ),
+                }));
+            }
+            let (synced, failed) = (job.resources_synced, job.resources_failed);
             let (mut write, contents) = self
                 .read_page(row, job, source, &page, &mut failures)
                 .await?;
@@ -61,6 +136,7 @@ impl SyncEngine {
             }
             self.sink.delete(row, &write.deleted).await?;
             job.cursor = page.next_cursor.clone();
+            job.pages += 1;
             job.error_details =
                 (!failures.is_empty()).then(|| Value::Array(failures.clone()).to_string());
             let worker = &self.config.worker;
@@ -70,8 +146,26 @@ impl SyncEngine {
             {
                 return Err(Stop::Lost);
             }
+            crate::metrics::resources(
+                &row.provider,
+                (job.resources_synced - synced) as u64,
+                (job.resources_failed - failed) as u64,
+            );
             match page.next_cursor {
-                Some(c) => req.cursor = Some(c),
+                Some(c) => {
+                    req.cursor = Some(c);
+                    if self.stopping() {
+                        return Err(Stop::Yield);
+                    }
+                    slice.1 += 1;
+                    if slice.0.elapsed() >= self.config.slice || slice.1 >= self.config.slice_pages
+                    {
+                        if db.others_waiting(&row.id).await? {
+                            return Err(Stop::Yield);
+                        }
+                        slice = (Instant::now(), 0);
+                    }
+                }
                 None => {
                     if req.mode == ListMode::Full {
                         // Only now, after a complete walk, is "not seen" the same as "deleted".
@@ -85,6 +179,31 @@ impl SyncEngine {
         }
     }
 
+    /// A walk past its page or time ceiling is a runaway (its committed pages stay).
+    fn check_ceilings(&self, job: &SyncJob) -> Result<(), Stop> {
+        let c = &self.config;
+        let ran = Duration::from_millis(
+            (crate::db::now_ms() - job.started_at.unwrap_or_else(crate::db::now_ms)).max(0) as u64,
+        );
+        let reason = if job.pages >= c.max_walk_pages {
+            format!(
+                "walked {} pages without finishing, the ceiling of one walk (TRIBUTARY_SYNC_MAX_PAGES)",
+                job.pages
+            )
+        } else if ran >= c.max_walk_time {
+            format!(
+                "walked for {:?} without finishing, the ceiling of one walk (TRIBUTARY_SYNC_MAX_WALK_MS)",
+                c.max_walk_time
+            )
+        } else {
+            return Ok(());
+        };
+        Err(Stop::Call(CallError::Runaway {
+            plugin: job.provider.clone(),
+            reason,
+        }))
+    }
+
     /// Decide each listed resource: unchanged (seen), changed (fetched, to ingest),
     /// gone, or failed (kept as it was, recorded on the job).
     async fn read_page(
@@ -96,15 +215,39 @@ impl SyncEngine {
         failures: &mut Vec<Value>,
     ) -> Result<(PageWrite, Vec<Content>), Stop> {
         let db = &self.runtime.services().db;
-        let ids: Vec<&str> = page.resources.iter().map(|r| r.id.as_str()).collect();
+        let mut unique = HashSet::new();
+        let ids: Vec<&str> = page
+            .resources
+            .iter()
+            .filter(|r| validate::resource(r).is_ok())
+            .map(|r| r.id.as_str())
+            .filter(|id| unique.insert(*id))
+            .collect();
         let known = db.synced_page(&row.id, &ids).await?;
+        let mut deleted = HashSet::new();
         let mut write = PageWrite {
-            deleted: page.deleted.clone(),
+            deleted: page
+                .deleted
+                .iter()
+                .filter(|d| validate::resource_id(d).is_ok() && !unique.contains(d.as_str()))
+                .filter(|d| deleted.insert(d.as_str()))
+                .cloned()
+                .collect(),
             ..PageWrite::default()
         };
         let mut contents = Vec::new();
+        let mut taken = HashSet::new();
         for r in &page.resources {
             job.resources_found += 1;
+            if let Err(reason) = validate::resource(r) {
+                record(job, failures, &r.id, "plugin_malformed_result", reason);
+                continue;
+            }
+            if !taken.insert(r.id.as_str()) {
+                let why = "the same id came twice in one page; the first was kept".to_string();
+                record(job, failures, &r.id, "duplicate_id", why);
+                continue;
+            }
             let held = known.get(&r.id);
             let held_version = held.and_then(|(_, v)| v.as_deref());
             if r.content.is_none() && r.version.is_some() && r.version.as_deref() == held_version {
@@ -114,7 +257,22 @@ impl SyncEngine {
             let content = match &r.content {
                 Some(c) => c.clone(),
                 None => match source.fetch(&r.id).await {
+                    Ok(c) if c.id != r.id => {
+                        let why = format!(
+                            "fetch of {} answered with content for {}",
+                            quoted(&r.id),
+                            quoted(&c.id)
+                        );
+                        record(job, failures, &r.id, "plugin_malformed_result", why);
+                        write.seen.push((r.id.clone(), None));
+                        continue;
+                    }
                     Ok(c) => c,
+                    Err(e @ CallError::Malformed { .. }) => {
+                        record(job, failures, &r.id, e.code(), e.to_string());
+                        write.seen.push((r.id.clone(), None));
+                        continue;
+                    }
                     // Gone between the listing and the fetch: treat as deleted.
                     Err(CallError::Plugin(PluginError::NotFound(_))) => {
                         write.deleted.push(r.id.clone());
@@ -125,11 +283,7 @@ impl SyncEngine {
                         | PluginError::InvalidInput(_)
                         | PluginError::Forbidden(_)),
                     )) => {
-                        job.resources_failed += 1;
-                        if failures.len() < MAX_RECORDED_FAILURES {
-                            failures
-                                .push(json!({"id": r.id, "code": e.code(), "error": e.message()}));
-                        }
+                        record(job, failures, &r.id, e.code(), e.message());
                         // Keep what the index holds: seen, so a full walk does not delete it.
                         write.seen.push((r.id.clone(), None));
                         continue;
