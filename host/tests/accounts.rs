@@ -320,7 +320,8 @@ async fn matrix(w: World) {
         )
         .await;
     assert_eq!(status, 200);
-    assert_eq!(job["trigger"], "manual");
+    // Connecting queued the first sync at once; the manual request joined it.
+    assert_eq!(job["trigger"], "connect");
     let (status, _) = w
         .call(
             Method::GET,
