@@ -67,13 +67,20 @@ pub fn endpoints_of(manifest: &Manifest) -> Option<crate::services::OauthEndpoin
 /// approved: https only, and pinned when the admin configures the client (or, for a
 /// client from the environment, at first use); a plugin version that changes them is
 /// refused until an admin approves again (`PUT /api/admin/providers/{id}/oauth`).
-pub async fn approved_endpoints(services: &Services, manifest: &Manifest) -> Result<(), OauthError> {
+pub async fn approved_endpoints(
+    services: &Services,
+    manifest: &Manifest,
+) -> Result<(), OauthError> {
     let Some(now) = endpoints_of(manifest) else {
         return Ok(());
     };
-    for u in [Some(&now.authorize_url), Some(&now.token_url), now.revoke_url.as_ref()]
-        .into_iter()
-        .flatten()
+    for u in [
+        Some(&now.authorize_url),
+        Some(&now.token_url),
+        now.revoke_url.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
     {
         if !Url::parse(u).is_ok_and(|u| u.scheme() == "https") {
             return Err(OauthError::NotConfigured(format!(

@@ -254,7 +254,10 @@ impl Host {
         }
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(std::time::Duration::from_millis(INDEX_OWNER_STALE_MS as u64 / 6)).await;
+                tokio::time::sleep(std::time::Duration::from_millis(
+                    INDEX_OWNER_STALE_MS as u64 / 6,
+                ))
+                .await;
                 if let Err(e) = db.claim_index_owner(&instance, INDEX_OWNER_STALE_MS).await {
                     tracing::warn!(error = %format!("{e:#}"), "index owner heartbeat failed");
                 }

@@ -133,10 +133,13 @@ async fn connect(
         |what: &str| ApiError::BadRequest(format!("`{provider}` needs `{what}` to connect"));
     match &plugin.manifest.auth {
         Auth::Oauth2(_) => {
-            let creds =
-                oauth::client_credentials(state.runtime.services(), &state.keyring, &plugin.manifest)
-                    .await
-                    .map_err(|e| ApiError::Conflict(e.to_string()))?;
+            let creds = oauth::client_credentials(
+                state.runtime.services(),
+                &state.keyring,
+                &plugin.manifest,
+            )
+            .await
+            .map_err(|e| ApiError::Conflict(e.to_string()))?;
             let redirect = callback_url(&state, slug.as_deref(), &provider);
             let (url, csrf, verifier) =
                 oauth::authorize(state.runtime.services(), &plugin.manifest, creds, &redirect)
@@ -310,9 +313,10 @@ async fn callback_inner(
         .keyring
         .open_sealed(&format!("oauth-state:{hash}"), &pending.verifier)
         .map_err(internal)?;
-    let creds = oauth::client_credentials(state.runtime.services(), &state.keyring, &plugin.manifest)
-        .await
-        .map_err(|e| ("not_configured", e.to_string()))?;
+    let creds =
+        oauth::client_credentials(state.runtime.services(), &state.keyring, &plugin.manifest)
+            .await
+            .map_err(|e| ("not_configured", e.to_string()))?;
     let redirect = callback_url(state, slug.as_deref(), provider);
     let tokens = oauth::exchange(
         state.runtime.services(),

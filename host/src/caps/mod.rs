@@ -8,9 +8,9 @@ pub(crate) mod log;
 mod secrets;
 mod tokens;
 
-pub use log::LogLimits;
-pub(crate) use log::LogBudget;
 pub use kv::DEFAULT_QUOTA_BYTES as KV_QUOTA_BYTES;
+pub(crate) use log::LogBudget;
+pub use log::LogLimits;
 pub use tokens::RAW_TOKEN;
 
 impl crate::bindings::tributary::provider::types::Host for crate::runtime::PluginState {}

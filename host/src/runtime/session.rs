@@ -177,11 +177,11 @@ impl Session {
 /// The cause of a trap in words: wasmtime's own text ("error while executing at wasm
 /// backtrace:") names no cause, the `Trap` code in the error chain does.
 fn trap_cause(trap: &wasmtime::Error) -> String {
-    let code = trap
-        .chain()
-        .find_map(|e| e.downcast_ref::<Trap>().copied());
+    let code = trap.chain().find_map(|e| e.downcast_ref::<Trap>().copied());
     match code {
-        Some(Trap::StackOverflow) => "stack overflow (call stack exhausted, e.g. unbounded recursion)".into(),
+        Some(Trap::StackOverflow) => {
+            "stack overflow (call stack exhausted, e.g. unbounded recursion)".into()
+        }
         Some(Trap::MemoryOutOfBounds) => "out-of-bounds memory access".into(),
         Some(Trap::HeapMisaligned) => "misaligned memory access".into(),
         Some(Trap::TableOutOfBounds) => "out-of-bounds table access".into(),
@@ -199,7 +199,11 @@ fn trap_cause(trap: &wasmtime::Error) -> String {
             // message is the cause; the outer ones are backtrace framing.
             let root = trap.root_cause().to_string();
             let root = root.lines().next().unwrap_or("trap").trim();
-            if root.is_empty() { "trap".into() } else { root.to_string() }
+            if root.is_empty() {
+                "trap".into()
+            } else {
+                root.to_string()
+            }
         }
     }
 }
@@ -208,8 +212,16 @@ impl Drop for Session {
     fn drop(&mut self) {
         // Log lines the budget dropped and no later line reported: one line now.
         let call = &self.store.data().call;
-        let integration = call.integration.as_ref().map(|i| i.id.as_str()).unwrap_or("-");
-        if let Some(d) = call.services.log_budget.take_dropped(call.provider_id(), integration) {
+        let integration = call
+            .integration
+            .as_ref()
+            .map(|i| i.id.as_str())
+            .unwrap_or("-");
+        if let Some(d) = call
+            .services
+            .log_budget
+            .take_dropped(call.provider_id(), integration)
+        {
             crate::caps::log::report_dropped(call.provider_id(), integration, d);
         }
     }

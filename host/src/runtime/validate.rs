@@ -94,7 +94,11 @@ pub fn manifest(m: &Manifest) -> Result<(), String> {
 pub fn account(a: &Account) -> Result<(), String> {
     id("account id", &a.id)?;
     bounded("account name", &a.name, MAX_AUTHOR_FIELD)?;
-    bounded("account email", a.email.as_deref().unwrap_or_default(), MAX_AUTHOR_FIELD)
+    bounded(
+        "account email",
+        a.email.as_deref().unwrap_or_default(),
+        MAX_AUTHOR_FIELD,
+    )
 }
 
 /// Validate a webhook subscription.
@@ -109,7 +113,10 @@ pub fn resource_id(v: &str) -> Result<(), String> {
 
 fn bounded(what: &str, v: &str, max: usize) -> Result<(), String> {
     if v.len() > max {
-        return Err(format!("{what} is {} bytes, over the limit of {max}", v.len()));
+        return Err(format!(
+            "{what} is {} bytes, over the limit of {max}",
+            v.len()
+        ));
     }
     Ok(())
 }
@@ -123,11 +130,16 @@ pub fn content(c: &Content) -> Result<(), String> {
         crate::bindings::api::Body::Bytes(b) => b.len(),
     };
     if body > MAX_BODY {
-        return Err(format!("body is {body} bytes, over the limit of {MAX_BODY}"));
+        return Err(format!(
+            "body is {body} bytes, over the limit of {MAX_BODY}"
+        ));
     }
     bounded("url", c.url.as_deref().unwrap_or_default(), MAX_URL)?;
     if let Some(a) = &c.author {
-        for f in [Some(&a.name), a.id.as_ref(), a.email.as_ref()].into_iter().flatten() {
+        for f in [Some(&a.name), a.id.as_ref(), a.email.as_ref()]
+            .into_iter()
+            .flatten()
+        {
             bounded("an author field", f, MAX_AUTHOR_FIELD)?;
         }
     }
@@ -173,7 +185,11 @@ pub fn resource(r: &Resource) -> Result<(), String> {
     bounded("title", &r.title, MAX_TITLE)?;
     bounded("url", r.url.as_deref().unwrap_or_default(), MAX_URL)?;
     bounded("version", r.version.as_deref().unwrap_or_default(), MAX_ID)?;
-    bounded("parent id", r.parent_id.as_deref().unwrap_or_default(), MAX_ID)?;
+    bounded(
+        "parent id",
+        r.parent_id.as_deref().unwrap_or_default(),
+        MAX_ID,
+    )?;
     if let Some(c) = &r.content {
         content(c)?;
         if c.id != r.id {

@@ -60,7 +60,9 @@ impl EngineConfig {
         EngineConfig {
             lease: var("LEASE_MS").map(ms).unwrap_or(d.lease),
             slice: var("SLICE_MS").map(ms).unwrap_or(d.slice),
-            slice_pages: var("SLICE_PAGES").map(|v| v as u32).unwrap_or(d.slice_pages),
+            slice_pages: var("SLICE_PAGES")
+                .map(|v| v as u32)
+                .unwrap_or(d.slice_pages),
             max_walk_pages: var("MAX_PAGES").unwrap_or(d.max_walk_pages),
             max_walk_time: var("MAX_WALK_MS").map(ms).unwrap_or(d.max_walk_time),
             caps: crate::db::Caps {
@@ -205,7 +207,11 @@ impl SyncEngine {
     ) -> anyhow::Result<Option<(String, Outcome)>> {
         let db = &self.runtime.services().db;
         let Some(job) = db
-            .claim_job_capped(&self.config.worker, lease_ms(&self.config), self.config.caps)
+            .claim_job_capped(
+                &self.config.worker,
+                lease_ms(&self.config),
+                self.config.caps,
+            )
             .await?
         else {
             return Ok(None);

@@ -9,7 +9,7 @@
 //! the end of one, with other jobs waiting, it gives its worker back.
 
 use std::collections::HashSet;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -65,9 +65,7 @@ impl Cursors {
 
     /// False when `c` was seen before in this walk.
     fn first_time(&mut self, c: &str) -> bool {
-        let mut h = self.hasher.build_hasher();
-        c.hash(&mut h);
-        self.seen.insert(h.finish())
+        self.seen.insert(self.hasher.hash_one(c))
     }
 }
 

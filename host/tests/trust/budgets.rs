@@ -126,7 +126,11 @@ async fn errors_when_kv_values_pass_the_byte_quota() {
     let (stored, refusal) = page.resources[0].title.split_once('|').unwrap();
     let stored: usize = stored.parse().unwrap();
     let quota = t.runtime.services().quotas.kv_bytes as usize;
-    assert_eq!(stored, quota / ((1 << 20) + 8), "1 MiB values until the quota");
+    assert_eq!(
+        stored,
+        quota / ((1 << 20) + 8),
+        "1 MiB values until the quota"
+    );
     assert!(refusal.contains("limited to"), "{refusal}");
     let (keys, bytes) = t
         .runtime

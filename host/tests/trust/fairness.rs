@@ -49,9 +49,16 @@ async fn works_when_endless_walks_share_workers_with_a_normal_sync() {
         ..EngineConfig::default()
     };
     let workers = engine(&t, config).spawn(4, Duration::from_secs(3600));
-    eventually("four endless walks hold the four workers", Duration::from_secs(20), async || {
-        statuses(db, &endless).await.iter().all(|s| s == job_status::RUNNING)
-    })
+    eventually(
+        "four endless walks hold the four workers",
+        Duration::from_secs(20),
+        async || {
+            statuses(db, &endless)
+                .await
+                .iter()
+                .all(|s| s == job_status::RUNNING)
+        },
+    )
     .await;
 
     let normal = misbehave(db, "normal@t.test", "one").await;
@@ -59,15 +66,19 @@ async fn works_when_endless_walks_share_workers_with_a_normal_sync() {
         .request_sync(&normal.id, "misbehave", "full", "manual")
         .await
         .unwrap();
-    eventually("the normal sync completes", Duration::from_secs(20), async || {
-        db.sync_job(&job.id).await.unwrap().unwrap().status == job_status::COMPLETED
-    })
+    eventually(
+        "the normal sync completes",
+        Duration::from_secs(20),
+        async || db.sync_job(&job.id).await.unwrap().unwrap().status == job_status::COMPLETED,
+    )
     .await;
 
     let before = pages(db, &endless).await;
-    eventually("the endless walks keep progressing", Duration::from_secs(20), async || {
-        pages(db, &endless).await > before + 20
-    })
+    eventually(
+        "the endless walks keep progressing",
+        Duration::from_secs(20),
+        async || pages(db, &endless).await > before + 20,
+    )
     .await;
     for s in statuses(db, &endless).await {
         assert!(
@@ -134,18 +145,22 @@ async fn works_when_one_owner_cannot_take_every_worker() {
             .filter(|s| *s == job_status::RUNNING)
             .count()
     };
-    eventually("two of the greedy owner's walks run", Duration::from_secs(20), async || {
-        running().await == 2
-    })
+    eventually(
+        "two of the greedy owner's walks run",
+        Duration::from_secs(20),
+        async || running().await == 2,
+    )
     .await;
     let other = misbehave(db, "modest@t.test", "one").await;
     let (job, _) = db
         .request_sync(&other.id, "misbehave", "full", "manual")
         .await
         .unwrap();
-    eventually("another owner's sync completes", Duration::from_secs(20), async || {
-        db.sync_job(&job.id).await.unwrap().unwrap().status == job_status::COMPLETED
-    })
+    eventually(
+        "another owner's sync completes",
+        Duration::from_secs(20),
+        async || db.sync_job(&job.id).await.unwrap().unwrap().status == job_status::COMPLETED,
+    )
     .await;
     assert_eq!(running().await, 2, "the cap held while a worker was free");
     workers.stop().await;

@@ -32,12 +32,7 @@ pub fn limits() -> Limits {
 
 /// A user's integration of `provider` with `config` (frequency MANUAL: only what a test
 /// queues runs).
-pub async fn integration_with(
-    db: &Db,
-    email: &str,
-    provider: &str,
-    config: Value,
-) -> Integration {
+pub async fn integration_with(db: &Db, email: &str, provider: &str, config: Value) -> Integration {
     let row = common::user_integration(db, email, provider).await;
     let config: Map<String, Value> = config.as_object().cloned().unwrap_or_default();
     db.update_integration_settings(&row.id, &config, "FULL_CONTENT", "MANUAL")
@@ -47,7 +42,12 @@ pub async fn integration_with(
 }
 
 /// An integration of `provider` with `config` for an existing user.
-pub async fn owned(db: &Db, user: &tributary::db::User, provider: &str, config: Value) -> Integration {
+pub async fn owned(
+    db: &Db,
+    user: &tributary::db::User,
+    provider: &str,
+    config: Value,
+) -> Integration {
     let config: Map<String, Value> = config.as_object().cloned().unwrap_or_default();
     let owner = tributary::db::Owner::User(user.id.clone());
     let row = db

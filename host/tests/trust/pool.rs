@@ -23,16 +23,37 @@ async fn works_when_webhooks_arrive_while_workers_hold_instances() {
     let db = &services.db;
     let hooked = integration_with(db, "hooked@t.test", "paged", json!({})).await;
     for n in 0..4 {
-        let row = integration_with(db, &format!("w{n}@t.test"), "misbehave", json!({"mode": "endless"})).await;
+        let row = integration_with(
+            db,
+            &format!("w{n}@t.test"),
+            "misbehave",
+            json!({"mode": "endless"}),
+        )
+        .await;
         db.request_sync(&row.id, "misbehave", "full", "manual")
             .await
             .unwrap();
     }
-    let engine = SyncEngine::new(s.state.runtime.clone(), s.state.ingest.clone(), EngineConfig::default());
+    let engine = SyncEngine::new(
+        s.state.runtime.clone(),
+        s.state.ingest.clone(),
+        EngineConfig::default(),
+    );
     let workers = std::sync::Arc::new(engine).spawn(4, Duration::from_secs(3600));
-    eventually("four workers run endless walks", Duration::from_secs(20), async || {
-        db.queue_snapshot().await.unwrap().running.iter().map(|(_, n)| n).sum::<i64>() == 4
-    })
+    eventually(
+        "four workers run endless walks",
+        Duration::from_secs(20),
+        async || {
+            db.queue_snapshot()
+                .await
+                .unwrap()
+                .running
+                .iter()
+                .map(|(_, n)| n)
+                .sum::<i64>()
+                == 4
+        },
+    )
     .await;
 
     let url = format!("{}/api/webhooks/integrations/paged/{}", s.base, hooked.id);
@@ -66,11 +87,16 @@ async fn works_when_webhooks_arrive_while_workers_hold_instances() {
             .and_then(|l| l.rsplit(' ').next()?.parse().ok())
             .unwrap_or_else(|| panic!("no {prefix} in\n{text}"))
     };
-    assert!(value("tributary_webhook_deliveries_total{provider=\"paged\",outcome=\"accepted\"}") >= 128.0);
+    assert!(
+        value("tributary_webhook_deliveries_total{provider=\"paged\",outcome=\"accepted\"}")
+            >= 128.0
+    );
     assert_eq!(value("tributary_running_jobs{provider=\"misbehave\"}"), 4.0);
     assert!(value("tributary_instance_pool_in_use") >= 4.0);
     assert!(value("tributary_instance_pool_size") == 64.0);
-    assert!(text.contains("tributary_plugin_call_seconds_bucket{plugin=\"paged\",export=\"webhook\""));
+    assert!(
+        text.contains("tributary_plugin_call_seconds_bucket{plugin=\"paged\",export=\"webhook\"")
+    );
     assert!(text.contains("tributary_queue_jobs{status=\"RUNNING\",priority=\"2\"}"));
     assert!(text.contains("tributary_queue_oldest_due_seconds"));
     // Stopped walks go back to the queue: their outcome is counted.
@@ -88,11 +114,19 @@ async fn works_when_health_says_degraded_while_due_jobs_wait_too_long() {
     let s = serve_host(None, &["misbehave"], false).await;
     let db = &s.state.runtime.services().db;
     let health = async || -> Value {
-        reqwest::get(format!("{}/health", s.base)).await.unwrap().json().await.unwrap()
+        reqwest::get(format!("{}/health", s.base))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     };
     assert_eq!(health().await["status"], "ok");
     let row = integration_with(db, "late@t.test", "misbehave", json!({"mode": "one"})).await;
-    let (job, _) = db.request_sync(&row.id, "misbehave", "full", "manual").await.unwrap();
+    let (job, _) = db
+        .request_sync(&row.id, "misbehave", "full", "manual")
+        .await
+        .unwrap();
     // No worker runs in this host: the job has been due for ten minutes.
     sqlx::query("UPDATE sync_jobs SET run_at = $1 WHERE id = $2")
         .bind(now_ms() - 10 * 60_000)
@@ -102,5 +136,8 @@ async fn works_when_health_says_degraded_while_due_jobs_wait_too_long() {
         .unwrap();
     let h = health().await;
     assert_eq!(h["status"], "degraded", "{h}");
-    assert!(h["reasons"][0].as_str().unwrap().contains("waited 600 s"), "{h}");
+    assert!(
+        h["reasons"][0].as_str().unwrap().contains("waited 600 s"),
+        "{h}"
+    );
 }

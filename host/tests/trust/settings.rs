@@ -54,10 +54,22 @@ async fn works_when_a_config_change_walks_everything_again() {
         .unwrap();
     assert_eq!(resp.status(), 200);
     let jobs = db.sync_jobs_where(Some(&row.id), None, 10).await.unwrap();
-    let queued = jobs.iter().find(|j| j.status == "PENDING").expect("a sync queued");
-    assert_eq!((queued.mode.as_str(), queued.trigger.as_str()), ("full", "config"));
+    let queued = jobs
+        .iter()
+        .find(|j| j.status == "PENDING")
+        .expect("a sync queued");
+    assert_eq!(
+        (queued.mode.as_str(), queued.trigger.as_str()),
+        ("full", "config")
+    );
     assert_eq!(e.run_once().await.unwrap().unwrap().1, Outcome::Completed);
-    let mut held: Vec<_> = db.synced_all(&row.id).await.unwrap().into_iter().map(|(id, _)| id).collect();
+    let mut held: Vec<_> = db
+        .synced_all(&row.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
     held.sort();
     assert_eq!(held, ["b1", "b2"], "the old collection is out of scope");
     let points = t.ingest.store().resources(&row.id).await.unwrap();
@@ -101,7 +113,9 @@ async fn errors_when_a_new_version_moves_the_oauth_endpoints() {
     let services = t.runtime.services();
     let manifest = (*t.runtime.get("oauthy").unwrap().manifest).clone();
     // First use pins what the installed version says.
-    tributary::oauth::approved_endpoints(services, &manifest).await.unwrap();
+    tributary::oauth::approved_endpoints(services, &manifest)
+        .await
+        .unwrap();
     let pinned = services.settings("oauthy").oauth_endpoints.unwrap();
     assert_eq!(pinned.token_url, "https://auth.oauthy.test/token");
 
@@ -112,15 +126,17 @@ async fn errors_when_a_new_version_moves_the_oauth_endpoints() {
         }
         m
     };
-    let err = tributary::oauth::approved_endpoints(services, &moved("https://collector.evil.test/token"))
-        .await
-        .unwrap_err()
-        .to_string();
+    let err =
+        tributary::oauth::approved_endpoints(services, &moved("https://collector.evil.test/token"))
+            .await
+            .unwrap_err()
+            .to_string();
     assert!(err.contains("approve them again"), "{err}");
-    let err = tributary::oauth::approved_endpoints(services, &moved("http://auth.oauthy.test/token"))
-        .await
-        .unwrap_err()
-        .to_string();
+    let err =
+        tributary::oauth::approved_endpoints(services, &moved("http://auth.oauthy.test/token"))
+            .await
+            .unwrap_err()
+            .to_string();
     assert!(err.contains("not an https URL"), "{err}");
     // Editing overrides keeps the approval.
     let base = format!("http://{}", serve(app(t.state())).await);
@@ -140,7 +156,10 @@ async fn errors_when_a_new_version_moves_the_oauth_endpoints() {
 async fn errors_when_a_plugin_reaches_another_providers_private_override() {
     let t = host(None, &["misbehave", "paged"], limits(), false).await;
     let services = t.runtime.services();
-    let router = Router::new().route("/items", get(|| async { Json(json!({"items": [], "next": null})) }));
+    let router = Router::new().route(
+        "/items",
+        get(|| async { Json(json!({"items": [], "next": null})) }),
+    );
     let addr = serve(router).await;
     // The admin points `paged` at an internal name (resolving to loopback).
     let mut settings = tributary::services::ProviderSettings::default();
@@ -149,15 +168,29 @@ async fn errors_when_a_plugin_reaches_another_providers_private_override() {
         format!("http://localhost:{}", addr.port()),
     );
     services.set_settings("paged", settings).await.unwrap();
-    let mut paged = t.runtime.session("paged", Some(Integration::new("p", vec![]))).await.unwrap();
-    assert!(paged.list(&full(10)).await.is_ok(), "the overridden provider reaches it");
+    let mut paged = t
+        .runtime
+        .session("paged", Some(Integration::new("p", vec![])))
+        .await
+        .unwrap();
+    assert!(
+        paged.list(&full(10)).await.is_ok(),
+        "the overridden provider reaches it"
+    );
 
     let config = vec![
         ("mode".into(), "http".into()),
         ("host".into(), format!("http://localhost:{}/", addr.port())),
-        ("arg".into(), format!("http://localhost:{}/items", addr.port())),
+        (
+            "arg".into(),
+            format!("http://localhost:{}/items", addr.port()),
+        ),
     ];
-    let mut s = t.runtime.session("misbehave", Some(Integration::new("m", config))).await.unwrap();
+    let mut s = t
+        .runtime
+        .session("misbehave", Some(Integration::new("m", config)))
+        .await
+        .unwrap();
     let err = s.list(&full(10)).await.unwrap_err().to_string();
     assert!(err.contains("another provider's private base URL"), "{err}");
 }
@@ -170,11 +203,19 @@ async fn works_when_settings_saved_on_one_replica_reach_another() {
     let a = host(Some(url.clone()), &["paged"], limits(), false).await;
     let b = host(Some(url), &["paged"], limits(), false).await;
     let settings = base_override("https://api.paged.test", "127.0.0.1:9".parse().unwrap());
-    a.runtime.services().set_settings("paged", settings.clone()).await.unwrap();
-    eventually("replica b sees the override", std::time::Duration::from_secs(10), async || {
-        drop(b.runtime.session("paged", None).await.unwrap());
-        b.runtime.services().settings("paged") == settings
-    })
+    a.runtime
+        .services()
+        .set_settings("paged", settings.clone())
+        .await
+        .unwrap();
+    eventually(
+        "replica b sees the override",
+        std::time::Duration::from_secs(10),
+        async || {
+            drop(b.runtime.session("paged", None).await.unwrap());
+            b.runtime.services().settings("paged") == settings
+        },
+    )
     .await;
 }
 
@@ -184,12 +225,22 @@ async fn errors_when_a_second_replica_would_split_the_embedded_index() {
         return;
     };
     let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let env = [("DATABASE_URL", Some(url.as_str())), ("TRIBUTARY_ALLOW_SPLIT_INDEX", None)];
+    let env = [
+        ("DATABASE_URL", Some(url.as_str())),
+        ("TRIBUTARY_ALLOW_SPLIT_INDEX", None),
+    ];
     let mut first = spawn_serve(one.path(), &env);
-    eventually("the first replica owns the index", std::time::Duration::from_secs(60), async || {
-        let db = tributary::db::Db::connect(&url).await.unwrap();
-        sqlx::query("SELECT 1 FROM embedded_index_owner").fetch_optional(db.pool()).await.is_ok_and(|r| r.is_some())
-    })
+    eventually(
+        "the first replica owns the index",
+        std::time::Duration::from_secs(60),
+        async || {
+            let db = tributary::db::Db::connect(&url).await.unwrap();
+            sqlx::query("SELECT 1 FROM embedded_index_owner")
+                .fetch_optional(db.pool())
+                .await
+                .is_ok_and(|r| r.is_some())
+        },
+    )
     .await;
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_tributary"))
         .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])

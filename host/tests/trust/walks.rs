@@ -42,7 +42,10 @@ async fn errors_when_a_walk_passes_its_page_ceiling_and_keeps_what_it_committed(
     let (outcome, job) = sync_once(&e, db, &row).await;
     assert_eq!(outcome, Outcome::Failed);
     let msg = job.error_message.unwrap();
-    assert!(msg.contains("40 pages") && msg.contains("misbehave"), "{msg}");
+    assert!(
+        msg.contains("40 pages") && msg.contains("misbehave"),
+        "{msg}"
+    );
     assert_eq!(db.synced_all(&row.id).await.unwrap().len(), 40);
     let points = t.ingest.store().resources(&row.id).await.unwrap();
     assert_eq!(points.len(), 40, "nothing deleted by an incomplete walk");
@@ -155,7 +158,10 @@ async fn works_when_retry_after_is_clamped_and_refunds_end() {
         ..EngineConfig::default()
     };
     let e = engine(&t, config);
-    for (mode, email) in [("retry-zero", "zero@t.test"), ("retry-forever", "max@t.test")] {
+    for (mode, email) in [
+        ("retry-zero", "zero@t.test"),
+        ("retry-forever", "max@t.test"),
+    ] {
         let row = misbehave(db, email, mode).await;
         let before = now_ms();
         let (outcome, job) = sync_once(&e, db, &row).await;
@@ -166,7 +172,11 @@ async fn works_when_retry_after_is_clamped_and_refunds_end() {
             "{mode}: waits {wait} ms, within 1 s ..= 1 h"
         );
         // Two refunded waits, then each wait is an attempt: dead after three.
-        assert_eq!(settle(db, &e, &job.id, 20).await, job_status::DEAD, "{mode}");
+        assert_eq!(
+            settle(db, &e, &job.id, 20).await,
+            job_status::DEAD,
+            "{mode}"
+        );
         let job = db.sync_job(&job.id).await.unwrap().unwrap();
         assert_eq!(job.rate_waits, 2);
     }

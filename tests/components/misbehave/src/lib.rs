@@ -9,7 +9,10 @@ struct Misbehave;
 fn next_page(req: &ListRequest, next: String) -> Page {
     let id = format!("item-{}", req.cursor.as_deref().unwrap_or("start"));
     let mut page = Page::last(vec![Resource::with_content(Content::text(
-        &id, "note", &id, "endless body",
+        &id,
+        "note",
+        &id,
+        "endless body",
     ))]);
     page.next_cursor = Some(next);
     page
@@ -103,7 +106,11 @@ impl Provider for Misbehave {
             "same-cursor" => Ok(next_page(&req, req.cursor.clone().unwrap_or("c0".into()))),
             // A walk that never ends: a new cursor on every page, one new resource each.
             "endless" => {
-                let n: u64 = req.cursor.as_deref().and_then(|c| c.parse().ok()).unwrap_or(0);
+                let n: u64 = req
+                    .cursor
+                    .as_deref()
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(0);
                 Ok(next_page(&req, (n + 1).to_string()))
             }
             "log-storm" => {
@@ -135,7 +142,7 @@ impl Provider for Misbehave {
             "big-id" => Ok(Page::last(
                 ["a", "b", &"x".repeat(100_000), "c", "d"]
                     .iter()
-                    .map(|id| Resource::with_content(Content::text(*id, "note", *id, "fine body")))
+                    .map(|id| Resource::with_content(Content::text(id, "note", id, "fine body")))
                     .collect(),
             )),
             // The same id twice in one page (and once more among the deleted).
@@ -145,7 +152,12 @@ impl Provider for Misbehave {
                         .iter()
                         .enumerate()
                         .map(|(i, id)| {
-                            Resource::with_content(Content::text(*id, "note", *id, &format!("body {i}")))
+                            Resource::with_content(Content::text(
+                                id,
+                                "note",
+                                id,
+                                &format!("body {i}"),
+                            ))
                         })
                         .collect(),
                 );
@@ -172,7 +184,12 @@ impl Provider for Misbehave {
 
     fn fetch(config: &Config, id: &str) -> Result<Content, Error> {
         if config.get("mode") == Some("wrong-id") {
-            return Ok(Content::text("someone-else", "note", "intruder", "not what was asked"));
+            return Ok(Content::text(
+                "someone-else",
+                "note",
+                "intruder",
+                "not what was asked",
+            ));
         }
         Ok(Content::text(id, "note", "ok", "well behaved"))
     }
