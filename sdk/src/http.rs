@@ -221,3 +221,42 @@ impl Response {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, headers: &[(&str, &str)]) -> Response {
+        Response(raw::Response {
+            status,
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body: b"slow down".to_vec(),
+        })
+    }
+
+    fn wait_of(r: Response) -> Option<u64> {
+        match r.error_for_status() {
+            Err(Error::RateLimited(rl)) => rl.retry_after_ms,
+            other => panic!("expected rate limited, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn works_when_retry_after_is_an_http_date() {
+        use time::format_description::well_known::Rfc2822;
+        let at = crate::time::now_millis() / 1000 + 30;
+        let date = time::OffsetDateTime::from_unix_timestamp(at)
+            .unwrap()
+            .format(&Rfc2822)
+            .unwrap()
+            .replace("+0000", "GMT");
+        let wait = wait_of(answer(429, &[("Retry-After", &date)])).unwrap();
+        // A wait from now, not from 1970.
+        assert!((25_000..=31_000).contains(&wait), "{date}: {wait} ms");
+        assert_eq!(wait_of(answer(429, &[("retry-after", "7")])), Some(7_000));
+        assert_eq!(wait_of(answer(429, &[])), None);
+    }
+}

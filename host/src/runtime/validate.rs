@@ -222,3 +222,70 @@ pub fn webhook(o: &WebhookOutcome) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::api::{Body, WebhookResponse};
+
+    fn outcome(changes: Vec<Change>, account: Option<String>) -> WebhookOutcome {
+        WebhookOutcome {
+            verified: true,
+            account_id: account,
+            changes,
+            sync_requested: false,
+            response: None::<WebhookResponse>,
+        }
+    }
+
+    #[test]
+    fn errors_when_webhook_ids_are_unbounded() {
+        let long = "x".repeat(MAX_ID + 1);
+        assert!(
+            webhook(&outcome(
+                vec![Change::Upsert("ok".into())],
+                Some("acct".into())
+            ))
+            .is_ok()
+        );
+        assert!(webhook(&outcome(vec![Change::Delete(long.clone())], None)).is_err());
+        assert!(webhook(&outcome(vec![Change::Upsert(String::new())], None)).is_err());
+        assert!(webhook(&outcome(vec![], Some(long))).is_err());
+    }
+
+    #[test]
+    fn errors_when_content_fields_are_oversized() {
+        let base = Content {
+            id: "a".into(),
+            kind: "note".into(),
+            title: "t".into(),
+            body: Body::Text("hello".into()),
+            mime_type: "text/plain".into(),
+            url: None,
+            author: None,
+            created_at: None,
+            updated_at: None,
+            metadata: vec![],
+            content_hash: "h".into(),
+        };
+        assert!(content(&base).is_ok());
+        let mut c = base.clone();
+        c.body = Body::Bytes(vec![0; MAX_BODY + 1]);
+        assert!(content(&c).unwrap_err().contains("body"));
+        let mut c = base.clone();
+        c.url = Some("u".repeat(MAX_URL + 1));
+        assert!(content(&c).unwrap_err().contains("url"));
+        let mut c = base.clone();
+        c.metadata = (0..=MAX_METADATA.0)
+            .map(|i| (i.to_string(), String::new()))
+            .collect();
+        assert!(content(&c).unwrap_err().contains("metadata"));
+        let mut c = base;
+        c.author = Some(crate::bindings::api::Author {
+            id: None,
+            name: "n".repeat(MAX_AUTHOR_FIELD + 1),
+            email: None,
+        });
+        assert!(content(&c).unwrap_err().contains("author"));
+    }
+}
