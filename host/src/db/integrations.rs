@@ -290,15 +290,17 @@ impl Db {
         storage_strategy: &str,
         sync_frequency: &str,
     ) -> anyhow::Result<bool> {
-        let mut tx = self.pool().begin().await?;
+        // Read outside the transaction: on SQLite a transaction that reads before it
+        // writes cannot wait for the write lock ("database is locked").
         let before: Option<String> = sqlx::query("SELECT config FROM integrations WHERE id = $1")
             .bind(id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(self.pool())
             .await?
             .map(|r| r.get(0));
         let changed = before
             .and_then(|b| serde_json::from_str::<Value>(&b).ok())
             .is_none_or(|b| b != Value::Object(config.clone()));
+        let mut tx = self.pool().begin().await?;
         sqlx::query(
             "UPDATE integrations SET config = $1, storage_strategy = $2, sync_frequency = $3, updated_at = $4, \
              sync_token = CASE WHEN $6 = 1 THEN NULL ELSE sync_token END, \

@@ -145,6 +145,7 @@ impl Db {
         .rows_affected()
             == 1;
         if inserted {
+            self.wake_workers();
             let job = self
                 .sync_job(&id)
                 .await?
@@ -209,6 +210,9 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        if done.rows_affected() == 1 {
+            self.wake_workers();
+        }
         Ok(done.rows_affected() == 1)
     }
 
@@ -236,6 +240,7 @@ impl Db {
         .bind(action)
         .execute(self.pool())
         .await?;
+        self.wake_workers();
         Ok(())
     }
 

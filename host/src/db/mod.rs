@@ -42,6 +42,9 @@ pub enum Backend {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// Wakes this process's idle workers when it queues a job (other processes find it
+    /// at their next poll).
+    queued: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// Milliseconds since the epoch, now.
@@ -53,6 +56,17 @@ pub fn now_ms() -> i64 {
 }
 
 impl Db {
+    /// Resolves when this process queues a job (or at once if one was queued since the
+    /// last wake-up nobody took).
+    pub async fn job_queued(&self) {
+        self.queued.notified().await;
+    }
+
+    /// Tell idle workers a job is waiting.
+    pub(crate) fn wake_workers(&self) {
+        self.queued.notify_waiters();
+    }
+
     /// The SQLite URL for a file (created when missing).
     pub fn sqlite_url(path: &Path) -> String {
         format!("sqlite://{}?mode=rwc", path.display())
@@ -104,7 +118,11 @@ impl Db {
             .run(&pool)
             .await
             .context("applying database migrations")?;
-        Ok(Db { pool, backend })
+        Ok(Db {
+            pool,
+            backend,
+            queued: Default::default(),
+        })
     }
 
     /// The backend in use.

@@ -67,26 +67,7 @@ impl Session {
             .map(|i| i.config.clone())
             .unwrap_or_default();
         let state = PluginState::new(limits, plugin.manifest.clone(), integration, services);
-        let mut store = Store::new(plugin.pre.engine(), state);
-        store.limiter(|s| &mut s.limits);
-        store.set_epoch_deadline(1);
-        // Each tick, yield to tokio (a looping plugin never blocks a worker thread) and
-        // end the call once its deadline has passed.
-        store.epoch_deadline_callback(|ctx| {
-            if Instant::now() >= ctx.data().deadline {
-                return Err(DeadlineExceeded.into());
-            }
-            Ok(UpdateDeadline::Yield(1))
-        });
-        store.data_mut().deadline = Instant::now() + limits.call_timeout;
-        let bindings = plugin
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|e| CallError::Instantiate {
-                plugin: plugin.manifest.id.clone(),
-                message: format!("{e:#}"),
-            })?;
+        let (store, bindings) = instantiate(&plugin, limits, state).await?;
         Ok(Session {
             store,
             bindings,
@@ -96,6 +77,24 @@ impl Session {
             broken: None,
             _slot: slot,
         })
+    }
+
+    /// Replace an instance a trap left unusable with a fresh one of the same plugin
+    /// version, integration and pool slot: one resource that crashes the plugin fails
+    /// alone instead of ending the walk.
+    pub async fn restart(&mut self) -> Result<(), CallError> {
+        let call = self.store.data().call.clone();
+        let state = PluginState::new(
+            &self.limits,
+            call.manifest.clone(),
+            call.integration.clone(),
+            call.services.clone(),
+        );
+        let (store, bindings) = instantiate(&self.plugin, &self.limits, state).await?;
+        self.store = store;
+        self.bindings = bindings;
+        self.broken = None;
+        Ok(())
     }
 
     /// The plugin this session runs.
@@ -206,6 +205,35 @@ fn trap_cause(trap: &wasmtime::Error) -> String {
             }
         }
     }
+}
+
+/// A store under the session limits and a new instance of `plugin` in it.
+async fn instantiate(
+    plugin: &Arc<LoadedPlugin>,
+    limits: &Limits,
+    state: PluginState,
+) -> Result<(Store<PluginState>, Plugin), CallError> {
+    let mut store = Store::new(plugin.pre.engine(), state);
+    store.limiter(|s| &mut s.limits);
+    store.set_epoch_deadline(1);
+    // Each tick, yield to tokio (a looping plugin never blocks a worker thread) and end
+    // the call once its deadline has passed.
+    store.epoch_deadline_callback(|ctx| {
+        if Instant::now() >= ctx.data().deadline {
+            return Err(DeadlineExceeded.into());
+        }
+        Ok(UpdateDeadline::Yield(1))
+    });
+    store.data_mut().deadline = Instant::now() + limits.call_timeout;
+    let bindings = plugin
+        .pre
+        .instantiate_async(&mut store)
+        .await
+        .map_err(|e| CallError::Instantiate {
+            plugin: plugin.manifest.id.clone(),
+            message: format!("{e:#}"),
+        })?;
+    Ok((store, bindings))
 }
 
 impl Drop for Session {

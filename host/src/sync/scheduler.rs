@@ -102,7 +102,13 @@ impl SyncEngine {
                         Ok(None) => {}
                         Err(e) => tracing::error!(error = %format!("{e:#}"), "sync worker failed"),
                     }
-                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    // Idle: poll again soon (other processes queue jobs too), or at once
+                    // when this process queues one.
+                    let db = &engine.runtime().services().db;
+                    tokio::select! {
+                        () = tokio::time::sleep(Duration::from_millis(500)) => {}
+                        () = db.job_queued() => {}
+                    }
                 }
             }));
         }

@@ -26,26 +26,26 @@ const MAX_RECORDED_FAILURES: usize = 200;
 /// Longest id quoted in a failure or an error message.
 const MAX_QUOTED: usize = 120;
 
-fn quoted(s: &str) -> String {
+/// At most [`MAX_QUOTED`] bytes of `s`, cut on a character boundary.
+fn cut(s: &str) -> &str {
     let mut end = s.len().min(MAX_QUOTED);
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    if end < s.len() {
-        format!("{:?}… ({} bytes)", &s[..end], s.len())
-    } else {
-        format!("{s:?}")
+    &s[..end]
+}
+
+fn quoted(s: &str) -> String {
+    match cut(s) {
+        short if short.len() < s.len() => format!("{short:?}… ({} bytes)", s.len()),
+        _ => format!("{s:?}"),
     }
 }
 
 fn record(job: &mut SyncJob, failures: &mut Vec<Value>, id: &str, code: &str, error: String) {
     job.resources_failed += 1;
     if failures.len() < MAX_RECORDED_FAILURES {
-        let mut end = id.len().min(MAX_QUOTED);
-        while !id.is_char_boundary(end) {
-            end -= 1;
-        }
-        failures.push(json!({"id": &id[..end], "code": code, "error": error}));
+        failures.push(json!({"id": cut(id), "code": code, "error": error}));
     }
 }
 
@@ -269,6 +269,18 @@ impl SyncEngine {
                     Err(e @ CallError::Malformed { .. }) => {
                         record(job, failures, &r.id, e.code(), e.to_string());
                         write.seen.push((r.id.clone(), None));
+                        continue;
+                    }
+                    // This resource crashed the plugin: it fails alone, the walk goes on
+                    // with a fresh instance.
+                    Err(
+                        e @ (CallError::Trap { .. }
+                        | CallError::Timeout { .. }
+                        | CallError::MemoryLimit { .. }),
+                    ) => {
+                        record(job, failures, &r.id, e.code(), e.to_string());
+                        write.seen.push((r.id.clone(), None));
+                        source.restart().await?;
                         continue;
                     }
                     // Gone between the listing and the fetch: treat as deleted.

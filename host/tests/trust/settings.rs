@@ -15,7 +15,7 @@ use tributary::runtime::Integration;
 use tributary::sync::{EngineConfig, Outcome};
 
 use super::common::*;
-use super::{engine, limits, owned, sync_once};
+use super::{engine, held, limits, owned, sync_once};
 
 /// Two collections, two items each, listed inline.
 async fn collections_api() -> std::net::SocketAddr {
@@ -63,15 +63,11 @@ async fn works_when_a_config_change_walks_everything_again() {
         ("full", "config")
     );
     assert_eq!(e.run_once().await.unwrap().unwrap().1, Outcome::Completed);
-    let mut held: Vec<_> = db
-        .synced_all(&row.id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
-    held.sort();
-    assert_eq!(held, ["b1", "b2"], "the old collection is out of scope");
+    assert_eq!(
+        held(db, &row.id).await,
+        ["b1", "b2"],
+        "the old collection is out of scope"
+    );
     let points = t.ingest.store().resources(&row.id).await.unwrap();
     assert_eq!(points.len(), 2);
     assert!(points.contains("b1") && !points.contains("a1"));

@@ -8,7 +8,7 @@ use tributary::runtime::CallError;
 use tributary::sync::{EngineConfig, Outcome};
 
 use super::common::{self, *};
-use super::{engine, limits, misbehave, sync_once};
+use super::{engine, held, limits, misbehave, sync_once};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_when_a_plugin_gives_back_the_cursor_it_was_given() {
@@ -78,20 +78,29 @@ async fn works_when_one_resource_of_a_page_is_malformed() {
     let (outcome, job) = sync_once(&e, db, &row).await;
     assert_eq!(outcome, Outcome::Completed);
     assert_eq!((job.resources_found, job.resources_failed), (5, 1));
-    let mut ids: Vec<_> = db
-        .synced_all(&row.id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
-    ids.sort();
-    assert_eq!(ids, ["a", "b", "c", "d"]);
+    assert_eq!(held(db, &row.id).await, ["a", "b", "c", "d"]);
     let details: Value = serde_json::from_str(&job.error_details.unwrap()).unwrap();
     let failure = &details[0];
     assert_eq!(failure["code"], "plugin_malformed_result");
     assert!(failure["error"].as_str().unwrap().contains("resource id"));
     assert!(failure["id"].as_str().unwrap().len() <= 120, "id cut short");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn works_when_one_fetch_crashes_the_plugin() {
+    let t = host(None, &["misbehave"], limits(), false).await;
+    let db = &t.runtime.services().db;
+    let row = misbehave(db, "crash@t.test", "fetch-trap").await;
+    let e = engine(&t, EngineConfig::default());
+    let (outcome, job) = sync_once(&e, db, &row).await;
+    assert_eq!(outcome, Outcome::Completed, "{:?}", job.error_message);
+    assert_eq!(job.resources_failed, 1);
+    let details = job.error_details.unwrap();
+    assert!(
+        details.contains("plugin_trap") && details.contains("crashed fetching boom"),
+        "{details}"
+    );
+    assert_eq!(held(db, &row.id).await, ["ok1", "ok2"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

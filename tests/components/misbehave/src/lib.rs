@@ -176,6 +176,13 @@ impl Provider for Misbehave {
                 Ok(page_with((100 / d).to_string()))
             }
             "one" => Ok(page_with("one page".into())),
+            // Three references; fetching the middle one crashes the plugin.
+            "fetch-trap" => Ok(Page::last(
+                ["ok1", "boom", "ok2"]
+                    .iter()
+                    .map(|id| Resource::reference(id, "note", id, None))
+                    .collect(),
+            )),
             "retry-zero" => Err(Error::rate_limited(Some(0), "slow down, for no time")),
             "retry-forever" => Err(Error::rate_limited(Some(u64::MAX), "slow down, for ever")),
             other => Err(Error::invalid_config(format!("unknown mode {other:?}"))),
@@ -183,6 +190,9 @@ impl Provider for Misbehave {
     }
 
     fn fetch(config: &Config, id: &str) -> Result<Content, Error> {
+        if config.get("mode") == Some("fetch-trap") && id == "boom" {
+            panic!("misbehave crashed fetching {id}");
+        }
         if config.get("mode") == Some("wrong-id") {
             return Ok(Content::text(
                 "someone-else",
