@@ -61,6 +61,7 @@ pub async fn schedule_due(db: &Db) -> anyhow::Result<usize> {
 }
 
 /// Running worker loops and the scheduler; [`Workers::stop`] ends them cleanly.
+#[must_use = "dropping `Workers` stops the workers at their next page"]
 pub struct Workers {
     engine: Arc<SyncEngine>,
     loops: Vec<tokio::task::JoinHandle<()>>,
