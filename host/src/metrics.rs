@@ -1,72 +1,206 @@
-//! Prometheus metrics: counters and histograms recorded where things happen (job
-//! outcomes, resources, plugin calls, webhook deliveries, dropped log lines) through the
-//! `metrics` facade, and gauges read from the queue and the runtime at scrape time, so
-//! every replica reports the shared queue as it is now.
+//! Prometheus metrics (`prometheus-client`, OpenMetrics text): counters and histograms
+//! recorded where things happen (job outcomes, resources, plugin calls, webhook
+//! deliveries, dropped log lines), and gauges set from the queue and the runtime at
+//! scrape time, so every replica reports the shared queue as it is now.
 
 use std::sync::OnceLock;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
 /// Buckets of the plugin call latency histogram, in seconds.
 const CALL_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
-/// The process-wide recorder (installed once; every host in the process shares it).
-pub fn handle() -> &'static PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    HANDLE.get_or_init(|| {
-        let builder = PrometheusBuilder::new()
-            .set_buckets_for_metric(
-                Matcher::Full("tributary_plugin_call_seconds".into()),
-                CALL_BUCKETS,
-            )
-            .expect("static buckets are valid");
-        let recorder = builder.build_recorder();
-        let handle = recorder.handle();
-        // Another recorder may already be installed (an embedding application): then our
-        // counters go there and this handle renders only the gauges set through it.
-        let _ = ::metrics::set_global_recorder(recorder);
-        handle
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Provider {
+    provider: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Outcome {
+    provider: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Call {
+    plugin: String,
+    export: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Plugin {
+    plugin: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Queue {
+    status: String,
+    priority: String,
+}
+
+type FloatGauge = Gauge<f64, AtomicU64>;
+
+struct Metrics {
+    registry: Registry,
+    calls: Family<Call, Histogram, fn() -> Histogram>,
+    jobs: Family<Outcome, Counter>,
+    synced: Family<Provider, Counter>,
+    failed: Family<Provider, Counter>,
+    webhooks: Family<Outcome, Counter>,
+    log_dropped: Family<Plugin, Counter>,
+    queue: Family<Queue, Gauge>,
+    oldest_due: FloatGauge,
+    running: Family<Provider, Gauge>,
+    pool_in_use: Gauge,
+    pool_size: Gauge,
+}
+
+fn call_histogram() -> Histogram {
+    Histogram::new(CALL_BUCKETS.iter().copied())
+}
+
+/// The process-wide metrics (every host in the process shares them).
+fn metrics() -> &'static Metrics {
+    static METRICS: OnceLock<Metrics> = OnceLock::new();
+    METRICS.get_or_init(|| {
+        let mut r = Registry::default();
+        let m = Metrics {
+            calls: Family::new_with_constructor(call_histogram),
+            jobs: Family::default(),
+            synced: Family::default(),
+            failed: Family::default(),
+            webhooks: Family::default(),
+            log_dropped: Family::default(),
+            queue: Family::default(),
+            oldest_due: FloatGauge::default(),
+            running: Family::default(),
+            pool_in_use: Gauge::default(),
+            pool_size: Gauge::default(),
+            registry: Registry::default(),
+        };
+        r.register(
+            "tributary_plugin_call_seconds",
+            "Plugin export call latency",
+            m.calls.clone(),
+        );
+        r.register(
+            "tributary_jobs",
+            "Sync jobs ended or requeued, by outcome",
+            m.jobs.clone(),
+        );
+        r.register(
+            "tributary_resources_synced",
+            "Resources synced",
+            m.synced.clone(),
+        );
+        r.register(
+            "tributary_resources_failed",
+            "Resources that failed",
+            m.failed.clone(),
+        );
+        r.register(
+            "tributary_webhook_deliveries",
+            "Webhook deliveries by outcome",
+            m.webhooks.clone(),
+        );
+        r.register(
+            "tributary_plugin_log_lines_dropped",
+            "Plugin log lines over budget",
+            m.log_dropped.clone(),
+        );
+        r.register(
+            "tributary_queue_jobs",
+            "Jobs by status and priority",
+            m.queue.clone(),
+        );
+        r.register(
+            "tributary_queue_oldest_due_seconds",
+            "Wait of the oldest due job",
+            m.oldest_due.clone(),
+        );
+        r.register(
+            "tributary_running_jobs",
+            "Running jobs by provider",
+            m.running.clone(),
+        );
+        r.register(
+            "tributary_instance_pool_in_use",
+            "Plugin instances in use",
+            m.pool_in_use.clone(),
+        );
+        r.register(
+            "tributary_instance_pool_size",
+            "Plugin instances the pool holds",
+            m.pool_size.clone(),
+        );
+        Metrics { registry: r, ..m }
     })
+}
+
+/// Set up the metrics (cheap; they are created on first use otherwise).
+pub fn init() {
+    metrics();
 }
 
 /// One export call of a plugin took `took`.
 pub fn plugin_call(plugin: &str, export: &str, took: Duration) {
     let export = export.strip_prefix("call_").unwrap_or(export);
-    ::metrics::histogram!("tributary_plugin_call_seconds", "plugin" => plugin.to_string(), "export" => export.to_string())
-        .record(took.as_secs_f64());
+    let labels = Call {
+        plugin: plugin.into(),
+        export: export.into(),
+    };
+    metrics()
+        .calls
+        .get_or_create(&labels)
+        .observe(took.as_secs_f64());
 }
 
 /// A job ended (or went back to the queue) with `outcome`.
 pub fn job_outcome(provider: &str, outcome: &str) {
-    ::metrics::counter!("tributary_jobs_total", "provider" => provider.to_string(), "outcome" => outcome.to_string())
-        .increment(1);
+    let labels = Outcome {
+        provider: provider.into(),
+        outcome: outcome.into(),
+    };
+    metrics().jobs.get_or_create(&labels).inc();
 }
 
 /// Resources a walk synced and failed.
 pub fn resources(provider: &str, synced: u64, failed: u64) {
+    let labels = Provider {
+        provider: provider.into(),
+    };
     if synced > 0 {
-        ::metrics::counter!("tributary_resources_synced_total", "provider" => provider.to_string())
-            .increment(synced);
+        metrics().synced.get_or_create(&labels).inc_by(synced);
     }
     if failed > 0 {
-        ::metrics::counter!("tributary_resources_failed_total", "provider" => provider.to_string())
-            .increment(failed);
+        metrics().failed.get_or_create(&labels).inc_by(failed);
     }
 }
 
 /// A webhook delivery was answered with `outcome`.
 pub fn webhook(provider: &str, outcome: &str) {
-    ::metrics::counter!("tributary_webhook_deliveries_total", "provider" => provider.to_string(), "outcome" => outcome.to_string())
-        .increment(1);
+    let labels = Outcome {
+        provider: provider.into(),
+        outcome: outcome.into(),
+    };
+    metrics().webhooks.get_or_create(&labels).inc();
 }
 
-/// Plugin log lines (and their bytes) dropped by the log budget.
+/// Plugin log lines dropped by the log budget.
 pub fn log_dropped(plugin: &str, lines: u64) {
-    ::metrics::counter!("tributary_plugin_log_lines_dropped_total", "plugin" => plugin.to_string())
-        .increment(lines);
+    let labels = Plugin {
+        plugin: plugin.into(),
+    };
+    metrics().log_dropped.get_or_create(&labels).inc_by(lines);
 }
 
 /// Gauges read at scrape time.
@@ -81,18 +215,27 @@ pub struct Snapshot {
     pub pool: (usize, u32),
 }
 
-/// Render everything in the Prometheus text format.
+/// Render everything in the OpenMetrics text format (which Prometheus scrapes).
 pub fn render(s: &Snapshot) -> String {
-    let h = handle();
+    let m = metrics();
     for (status, priority, n) in &s.queue {
-        ::metrics::gauge!("tributary_queue_jobs", "status" => status.clone(), "priority" => priority.to_string())
-            .set(*n as f64);
+        let labels = Queue {
+            status: status.clone(),
+            priority: priority.to_string(),
+        };
+        m.queue.get_or_create(&labels).set(*n);
     }
-    ::metrics::gauge!("tributary_queue_oldest_due_seconds").set(s.oldest_due_seconds);
+    m.oldest_due.set(s.oldest_due_seconds);
     for (provider, n) in &s.running {
-        ::metrics::gauge!("tributary_running_jobs", "provider" => provider.clone()).set(*n as f64);
+        let labels = Provider {
+            provider: provider.clone(),
+        };
+        m.running.get_or_create(&labels).set(*n);
     }
-    ::metrics::gauge!("tributary_instance_pool_in_use").set(s.pool.0 as f64);
-    ::metrics::gauge!("tributary_instance_pool_size").set(s.pool.1 as f64);
-    h.render()
+    m.pool_in_use.set(s.pool.0 as i64);
+    m.pool_size.set(i64::from(s.pool.1));
+    let mut out = String::new();
+    prometheus_client::encoding::text::encode(&mut out, &m.registry)
+        .expect("writing to a String cannot fail");
+    out
 }

@@ -274,7 +274,7 @@ impl Host {
     ) -> anyhow::Result<()> {
         self.claim_embedded_index().await?;
         self.runtime.watch()?;
-        crate::metrics::handle();
+        crate::metrics::init();
         let workers = sync_workers();
         let config = EngineConfig::from_env(workers);
         tracing::info!(

@@ -120,7 +120,7 @@ impl Services {
         credentials: Arc<dyn CredentialStore>,
     ) -> anyhow::Result<Arc<Self>> {
         // Counters recorded from here on reach `/metrics`.
-        crate::metrics::handle();
+        crate::metrics::init();
         let resolver = GuardedResolver::new(egress.allow_private);
         let exempt_hosts = resolver.exempt_hosts();
         let http = reqwest::Client::builder()

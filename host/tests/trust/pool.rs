@@ -95,7 +95,9 @@ async fn works_when_webhooks_arrive_while_workers_hold_instances() {
     assert!(value("tributary_instance_pool_in_use") >= 4.0);
     assert!(value("tributary_instance_pool_size") == 64.0);
     assert!(
-        text.contains("tributary_plugin_call_seconds_bucket{plugin=\"paged\",export=\"webhook\"")
+        text.lines()
+            .any(|l| l.starts_with("tributary_plugin_call_seconds_bucket{")
+                && l.contains("plugin=\"paged\",export=\"webhook\""))
     );
     assert!(text.contains("tributary_queue_jobs{status=\"RUNNING\",priority=\"2\"}"));
     assert!(text.contains("tributary_queue_oldest_due_seconds"));
