@@ -304,7 +304,8 @@ impl Db {
         sqlx::query(
             "UPDATE integrations SET config = $1, storage_strategy = $2, sync_frequency = $3, updated_at = $4, \
              sync_token = CASE WHEN $6 = 1 THEN NULL ELSE sync_token END, \
-             last_sync_at = CASE WHEN $6 = 1 THEN NULL ELSE last_sync_at END WHERE id = $5",
+             last_sync_at = CASE WHEN $6 = 1 THEN NULL ELSE last_sync_at END, \
+             config_changed_at = CASE WHEN $6 = 1 THEN $4 ELSE config_changed_at END WHERE id = $5",
         )
         .bind(Value::Object(config.clone()).to_string())
         .bind(storage_strategy)

@@ -246,14 +246,19 @@ impl Db {
     }
 
     /// A walk completed: remember where the next incremental walk starts, reset failures.
+    /// When the config changed after the walk started, the walk covered the old scope: the
+    /// sync token and last sync are forgotten instead, and false is returned (a full walk
+    /// is due).
     pub async fn finish_sync(
         &self,
         integration: &str,
         sync_token: Option<&str>,
         started_at: i64,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<bool> {
         sqlx::query(
-            "UPDATE integrations SET sync_token = COALESCE($1, sync_token), last_sync_at = $2, consecutive_failures = 0, \
+            "UPDATE integrations SET \
+             sync_token = CASE WHEN COALESCE(config_changed_at, 0) > $2 THEN NULL ELSE COALESCE($1, sync_token) END, \
+             last_sync_at = CASE WHEN COALESCE(config_changed_at, 0) > $2 THEN NULL ELSE $2 END, consecutive_failures = 0, \
              status = CASE WHEN status IN ('PAUSED', 'DISCONNECTED') THEN status ELSE 'ACTIVE' END, last_error = NULL, \
              updated_at = $3 WHERE id = $4",
         )
@@ -263,7 +268,13 @@ impl Db {
         .bind(integration)
         .execute(self.pool())
         .await?;
-        Ok(())
+        let current: Option<i64> =
+            sqlx::query("SELECT last_sync_at FROM integrations WHERE id = $1")
+                .bind(integration)
+                .fetch_optional(self.pool())
+                .await?
+                .and_then(|r| r.get(0));
+        Ok(current.is_some())
     }
 
     /// The sync token of the last complete walk.

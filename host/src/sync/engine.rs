@@ -272,10 +272,14 @@ impl SyncEngine {
         };
         match result {
             Ok(token) => {
-                if !job.is_resource() {
-                    db.finish_sync(&row.id, token.as_deref(), started).await?;
-                }
+                let current =
+                    job.is_resource() || db.finish_sync(&row.id, token.as_deref(), started).await?;
                 db.end_job(&job.id, job_status::COMPLETED, None).await?;
+                if !current {
+                    // The settings changed while this walk ran: walk the new scope now.
+                    db.request_sync(&row.id, &row.provider, "full", "config")
+                        .await?;
+                }
                 Ok(Outcome::Completed)
             }
             Err(Stop::Lost) => Ok(Outcome::Lost),

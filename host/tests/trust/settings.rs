@@ -251,3 +251,45 @@ async fn errors_when_a_second_replica_would_split_the_embedded_index() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("would split the index"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn works_when_the_config_changes_while_a_walk_runs() {
+    let t = host(None, &["paged"], limits(), false).await;
+    let services = t.runtime.services();
+    let db = &services.db;
+    let api = collections_api().await;
+    services
+        .set_settings("paged", base_override("https://api.paged.test", api))
+        .await
+        .unwrap();
+    let user = db.create_user("race@t.test", false).await.unwrap();
+    let row = owned(db, &user, "paged", json!({"collection": "a"})).await;
+    // A walk of collection `a` is under way when the settings move to `b`.
+    db.request_sync(&row.id, "paged", "full", "manual")
+        .await
+        .unwrap();
+    let job = db.claim_job("w", 60_000).await.unwrap().unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let config = json!({"collection": "b"}).as_object().cloned().unwrap();
+    assert!(
+        db.update_integration_settings(&row.id, &config, "FULL_CONTENT", "MANUAL")
+            .await
+            .unwrap()
+    );
+    let started = job.started_at.unwrap();
+    assert!(
+        !db.finish_sync(&row.id, Some("tok-a"), started)
+            .await
+            .unwrap()
+    );
+    let after = db.integration_by_id(&row.id).await.unwrap().unwrap();
+    assert_eq!(after.last_sync_at, None, "the old scope's walk is no base");
+    assert_eq!(db.sync_token(&row.id).await.unwrap(), None);
+    // A walk that starts after the change counts.
+    let later = tributary::db::now_ms() + 1;
+    assert!(db.finish_sync(&row.id, Some("tok-b"), later).await.unwrap());
+    assert_eq!(
+        db.sync_token(&row.id).await.unwrap().as_deref(),
+        Some("tok-b")
+    );
+}
