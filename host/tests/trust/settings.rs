@@ -29,16 +29,24 @@ async fn collections_api() -> std::net::SocketAddr {
     serve(Router::new().route("/items", get(list))).await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn works_when_a_config_change_walks_everything_again() {
+/// A host whose `paged` plugin talks to [`collections_api`].
+async fn collections_host() -> TestHost {
     let t = host(None, &["paged"], limits(), false).await;
-    let services = t.runtime.services();
-    let db = &services.db;
     let api = collections_api().await;
-    services
-        .set_settings("paged", base_override("https://api.paged.test", api))
+    let settings = base_override("https://api.paged.test", api);
+    t.runtime
+        .services()
+        .set_settings("paged", settings)
         .await
         .unwrap();
+    t
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn works_when_a_config_change_walks_everything_again() {
+    let t = collections_host().await;
+    let services = t.runtime.services();
+    let db = &services.db;
     let (user, key) = user_with_key(db, "cfg@t.test", false).await;
     let row = owned(db, &user, "paged", json!({"collection": "a"})).await;
     let e = engine(&t, EngineConfig::default());
@@ -254,14 +262,9 @@ async fn errors_when_a_second_replica_would_split_the_embedded_index() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn works_when_the_config_changes_while_a_walk_runs() {
-    let t = host(None, &["paged"], limits(), false).await;
+    let t = collections_host().await;
     let services = t.runtime.services();
     let db = &services.db;
-    let api = collections_api().await;
-    services
-        .set_settings("paged", base_override("https://api.paged.test", api))
-        .await
-        .unwrap();
     let user = db.create_user("race@t.test", false).await.unwrap();
     let row = owned(db, &user, "paged", json!({"collection": "a"})).await;
     // A walk of collection `a` is under way when the settings move to `b`.
