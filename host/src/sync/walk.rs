@@ -213,11 +213,16 @@ impl SyncEngine {
         failures: &mut Vec<Value>,
     ) -> Result<(PageWrite, Vec<Content>), Stop> {
         let db = &self.runtime.services().db;
+        // Each resource is checked once; the verdicts serve the id list and the loop.
+        let verdicts: Vec<Result<(), String>> =
+            page.resources.iter().map(validate::resource).collect();
         let mut unique = HashSet::new();
         let ids: Vec<&str> = page
             .resources
             .iter()
-            .filter(|r| validate::resource(r).is_ok())
+            .zip(&verdicts)
+            .filter(|(_, v)| v.is_ok())
+            .map(|(r, _)| r)
             .map(|r| r.id.as_str())
             .filter(|id| unique.insert(*id))
             .collect();
@@ -235,9 +240,9 @@ impl SyncEngine {
         };
         let mut contents = Vec::new();
         let mut taken = HashSet::new();
-        for r in &page.resources {
+        for (r, verdict) in page.resources.iter().zip(verdicts) {
             job.resources_found += 1;
-            if let Err(reason) = validate::resource(r) {
+            if let Err(reason) = verdict {
                 record(job, failures, &r.id, "plugin_malformed_result", reason);
                 continue;
             }
