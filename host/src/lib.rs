@@ -21,6 +21,7 @@ pub mod server;
 pub mod services;
 pub mod sync;
 pub mod vault;
+pub mod webhooks;
 
 /// First-party plugins compiled into the binary, installed into the plugins dir on start.
 pub mod bundled {

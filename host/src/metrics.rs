@@ -57,6 +57,8 @@ struct Metrics {
     failed: Family<Provider, Counter>,
     webhooks: Family<Outcome, Counter>,
     log_dropped: Family<Plugin, Counter>,
+    delivery_commit: Histogram,
+    delivery_batch: Histogram,
     queue: Family<Queue, Gauge>,
     oldest_due: FloatGauge,
     running: Family<Provider, Gauge>,
@@ -80,6 +82,8 @@ fn metrics() -> &'static Metrics {
             failed: Family::default(),
             webhooks: Family::default(),
             log_dropped: Family::default(),
+            delivery_commit: call_histogram(),
+            delivery_batch: Histogram::new([1.0, 4.0, 16.0, 64.0, 256.0, 1024.0]),
             queue: Family::default(),
             oldest_due: FloatGauge::default(),
             running: Family::default(),
@@ -111,6 +115,16 @@ fn metrics() -> &'static Metrics {
             "tributary_webhook_deliveries",
             "Webhook deliveries by outcome",
             m.webhooks.clone(),
+        );
+        r.register(
+            "tributary_webhook_commit_seconds",
+            "Time to commit one batch of webhook deliveries",
+            m.delivery_commit.clone(),
+        );
+        r.register(
+            "tributary_webhook_commit_batch_size",
+            "Webhook deliveries written by one commit",
+            m.delivery_batch.clone(),
         );
         r.register(
             "tributary_plugin_log_lines_dropped",
@@ -193,6 +207,13 @@ pub fn webhook(provider: &str, outcome: &str) {
         outcome: outcome.into(),
     };
     metrics().webhooks.get_or_create(&labels).inc();
+}
+
+/// One group commit of webhook deliveries.
+pub fn delivery_batch(n: usize, took: Duration) {
+    let m = metrics();
+    m.delivery_commit.observe(took.as_secs_f64());
+    m.delivery_batch.observe(n as f64);
 }
 
 /// Plugin log lines dropped by the log budget.

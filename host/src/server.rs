@@ -94,6 +94,8 @@ pub struct Host {
     pub ingest: Arc<Ingestor>,
     /// The data dir.
     pub data_dir: PathBuf,
+    /// The webhook delivery log.
+    pub webhooks: Arc<crate::webhooks::Intake>,
 }
 
 /// Write each bundled plugin into the plugins dir unless the admin replaced or removed
@@ -177,6 +179,7 @@ impl Host {
         url::Url::parse(&frontend).with_context(|| format!("frontend URL {frontend:?}"))?;
         url::Url::parse(&public).with_context(|| format!("public URL {public:?}"))?;
         let ingest = config.index.open(&config.data_dir).await?;
+        let webhooks = crate::webhooks::Intake::start(runtime.services().db.clone());
         Ok(Host {
             runtime,
             vault,
@@ -184,6 +187,7 @@ impl Host {
             urls: Urls { public, frontend },
             ingest,
             data_dir: config.data_dir.clone(),
+            webhooks,
         })
     }
 
@@ -195,6 +199,7 @@ impl Host {
             keyring: self.keyring.clone(),
             urls: Arc::new(self.urls.clone()),
             ingest: self.ingest.clone(),
+            webhooks: self.webhooks.clone(),
         }
     }
 
@@ -286,9 +291,21 @@ impl Host {
         );
         let engine = SyncEngine::new(self.runtime.clone(), self.ingest.clone(), config);
         let workers = Arc::new(engine).spawn(workers, SCHEDULER_TICK);
+        let fanout =
+            crate::webhooks::Fanout::new(self.runtime.services().db.clone(), &self.webhooks);
+        let subscriptions =
+            crate::webhooks::Subscriptions::new(self.runtime.clone(), &self.urls.public);
+        let (stop_hooks, stopped) = tokio::sync::watch::channel(false);
+        let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let fanout = tokio::spawn(fanout.run(until_stopped(stopped.clone())));
+        let renewals = tokio::spawn(subscriptions.run(until_stopped(stopped)));
         axum::serve(listener, app(self.state()))
             .with_graceful_shutdown(shutdown)
             .await?;
+        let _ = stop_hooks.send(true);
+        let _ = tokio::join!(fanout, renewals);
         workers.stop().await;
         Ok(())
     }

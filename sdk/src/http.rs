@@ -119,6 +119,41 @@ impl Request {
         #[cfg(not(target_arch = "wasm32"))]
         return crate::native::send(self.0).map(Response);
     }
+
+    /// [`Request::send`] with an ETag cache in kv under `etag/<cache_key>`: a stored
+    /// ETag goes out as `If-None-Match`, and a `304 Not Modified` is answered from the
+    /// stored body as a 200 (with the 304's headers, which carry the rate-limit state).
+    /// Providers that count 304s as free (GitHub) cost nothing when nothing changed.
+    ///
+    /// ```no_run
+    /// let resp = tributary_sdk::http::Request::get("https://api.github.com/user/repos")
+    ///     .authenticated()
+    ///     .send_cached("repos")?;
+    /// # Ok::<(), tributary_sdk::Error>(())
+    /// ```
+    pub fn send_cached(self, cache_key: &str) -> Result<Response, Error> {
+        let tag_key = format!("etag/{cache_key}");
+        let body_key = format!("etag-body/{cache_key}");
+        let tag = crate::kv::get(&tag_key)?.and_then(|t| String::from_utf8(t).ok());
+        let req = match &tag {
+            Some(t) => self.header("If-None-Match", t.clone()),
+            None => self,
+        };
+        let resp = req.send()?;
+        if resp.status() == 304
+            && tag.is_some()
+            && let Some(body) = crate::kv::get(&body_key)?
+        {
+            return Ok(Response::from_parts(200, resp.0.headers, body));
+        }
+        if resp.status() == 200
+            && let Some(new_tag) = resp.header("ETag")
+        {
+            crate::kv::set(&body_key, resp.bytes())?;
+            crate::kv::set(&tag_key, new_tag.as_bytes())?;
+        }
+        Ok(resp)
+    }
 }
 
 /// A provider's answer.
@@ -208,17 +243,79 @@ impl Response {
         match status {
             200..=399 => Ok(self),
             401 => Err(Error::unauthorized(detail())),
+            // GitHub and others answer an exhausted budget with 403 and 0 remaining.
+            403 if self.budget_exhausted() => {
+                Err(Error::rate_limited(self.retry_after_ms(), detail()))
+            }
             403 => Err(Error::Forbidden(detail())),
             404 | 410 => Err(Error::not_found(detail())),
-            429 => {
-                let wait = self
-                    .header("Retry-After")
-                    .and_then(|v| crate::time::retry_after_millis(v, crate::time::now_millis()));
-                Err(Error::rate_limited(wait, detail()))
-            }
+            429 => Err(Error::rate_limited(self.retry_after_ms(), detail())),
             500..=599 => Err(Error::transient(detail())),
             _ => Err(Error::other(detail())),
         }
+    }
+
+    /// Whether the rate-limit headers say the budget is spent (`X-RateLimit-Remaining`
+    /// or `RateLimit-Remaining` at 0).
+    ///
+    /// ```
+    /// # use tributary_sdk::http::Response;
+    /// let r = Response::from_parts(403, vec![("X-RateLimit-Remaining".into(), "0".into())], vec![]);
+    /// assert!(r.budget_exhausted());
+    /// ```
+    pub fn budget_exhausted(&self) -> bool {
+        ["x-ratelimit-remaining", "ratelimit-remaining"]
+            .iter()
+            .filter_map(|h| self.header(h))
+            .any(|v| v.trim() == "0")
+    }
+
+    /// How long the provider asked to wait, from `Retry-After` (seconds or HTTP date),
+    /// else `X-RateLimit-Reset` / `RateLimit-Reset` (Unix seconds when large, seconds
+    /// from now otherwise).
+    ///
+    /// ```
+    /// # use tributary_sdk::http::Response;
+    /// let r = Response::from_parts(429, vec![("Retry-After".into(), "7".into())], vec![]);
+    /// assert_eq!(r.retry_after_ms(), Some(7_000));
+    /// let r = Response::from_parts(429, vec![("RateLimit-Reset".into(), "30".into())], vec![]);
+    /// assert_eq!(r.retry_after_ms(), Some(30_000));
+    /// ```
+    pub fn retry_after_ms(&self) -> Option<u64> {
+        let now = crate::time::now_millis();
+        if let Some(wait) = self
+            .header("Retry-After")
+            .and_then(|v| crate::time::retry_after_millis(v, now))
+        {
+            return Some(wait);
+        }
+        let reset: i64 = ["x-ratelimit-reset", "ratelimit-reset"]
+            .iter()
+            .find_map(|h| self.header(h))?
+            .trim()
+            .parse()
+            .ok()?;
+        // Unix seconds (GitHub, GitLab) are large; the IETF draft counts seconds from now.
+        let wait_ms = if reset > 1_000_000_000 {
+            reset * 1000 - now
+        } else {
+            reset * 1000
+        };
+        Some(wait_ms.max(0) as u64)
+    }
+
+    /// A response from its parts (native tests, cached answers).
+    ///
+    /// ```
+    /// let r = tributary_sdk::http::Response::from_parts(204, vec![], vec![]);
+    /// assert_eq!(r.status(), 204);
+    /// ```
+    pub fn from_parts(status: u16, headers: Vec<(String, String)>, body: Vec<u8>) -> Response {
+        Response(raw::Response {
+            status,
+            headers,
+            body,
+        })
     }
 }
 
@@ -258,5 +355,71 @@ mod tests {
         assert!((25_000..=31_000).contains(&wait), "{date}: {wait} ms");
         assert_eq!(wait_of(answer(429, &[("retry-after", "7")])), Some(7_000));
         assert_eq!(wait_of(answer(429, &[])), None);
+    }
+
+    #[test]
+    fn works_when_403_with_nothing_remaining_is_a_rate_limit() {
+        let reset = (crate::time::now_millis() / 1000 + 60).to_string();
+        let wait = wait_of(answer(
+            403,
+            &[
+                ("X-RateLimit-Remaining", "0"),
+                ("X-RateLimit-Reset", &reset),
+            ],
+        ))
+        .unwrap();
+        assert!((55_000..=61_000).contains(&wait), "{wait}");
+        assert_eq!(
+            wait_of(answer(429, &[("RateLimit-Reset", "12")])),
+            Some(12_000)
+        );
+        // 403 with budget left is a real refusal.
+        match answer(403, &[("X-RateLimit-Remaining", "12")]).error_for_status() {
+            Err(Error::Forbidden(_)) => {}
+            other => panic!("expected forbidden, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn works_when_an_unchanged_resource_is_answered_from_the_etag_cache() {
+        crate::native::reset();
+        crate::native::set_http_handler(|req| {
+            if !req.url.starts_with("https://etag.test/") {
+                return Ok((404, vec![], vec![]));
+            }
+            let tagged = req
+                .headers
+                .iter()
+                .any(|(k, v)| k.eq_ignore_ascii_case("if-none-match") && v == "\"v1\"");
+            Ok(if tagged {
+                (
+                    304,
+                    vec![("x-ratelimit-remaining".into(), "41".into())],
+                    vec![],
+                )
+            } else {
+                (
+                    200,
+                    vec![("ETag".into(), "\"v1\"".into())],
+                    b"[1,2,3]".to_vec(),
+                )
+            })
+        });
+        let first = Request::get("https://etag.test/items")
+            .send_cached("items")
+            .unwrap();
+        assert_eq!(
+            (first.status(), first.bytes()),
+            (200, b"[1,2,3]".as_slice())
+        );
+        let second = Request::get("https://etag.test/items")
+            .send_cached("items")
+            .unwrap();
+        assert_eq!(
+            (second.status(), second.bytes()),
+            (200, b"[1,2,3]".as_slice())
+        );
+        assert_eq!(second.header("x-ratelimit-remaining"), Some("41"));
+        assert_eq!(crate::native::kv_snapshot().len(), 2);
     }
 }

@@ -2,6 +2,7 @@
 //!
 //! Values are bytes; [`get_json`] and [`set_json`] store serde values.
 
+#[cfg(target_arch = "wasm32")]
 use crate::__bindings::tributary::provider::kv as raw;
 use crate::Error;
 
@@ -12,7 +13,11 @@ use crate::Error;
 /// # Ok::<(), tributary_sdk::Error>(())
 /// ```
 pub fn get(key: &str) -> Result<Option<Vec<u8>>, Error> {
-    raw::get(key)
+    #[cfg(target_arch = "wasm32")]
+    return raw::get(key);
+    // Compiled natively (plugin unit tests): the in-memory shim in `native`.
+    #[cfg(not(target_arch = "wasm32"))]
+    return crate::native::kv_get(key);
 }
 
 /// Store bytes under `key`.
@@ -22,7 +27,11 @@ pub fn get(key: &str) -> Result<Option<Vec<u8>>, Error> {
 /// # Ok::<(), tributary_sdk::Error>(())
 /// ```
 pub fn set(key: &str, value: &[u8]) -> Result<(), Error> {
-    raw::set(key, value)
+    #[cfg(target_arch = "wasm32")]
+    return raw::set(key, value);
+    // Compiled natively (plugin unit tests): the in-memory shim in `native`.
+    #[cfg(not(target_arch = "wasm32"))]
+    return crate::native::kv_set(key, value);
 }
 
 /// Remove `key`.
@@ -32,7 +41,11 @@ pub fn set(key: &str, value: &[u8]) -> Result<(), Error> {
 /// # Ok::<(), tributary_sdk::Error>(())
 /// ```
 pub fn delete(key: &str) -> Result<(), Error> {
-    raw::delete(key)
+    #[cfg(target_arch = "wasm32")]
+    return raw::delete(key);
+    // Compiled natively (plugin unit tests): the in-memory shim in `native`.
+    #[cfg(not(target_arch = "wasm32"))]
+    return crate::native::kv_delete(key);
 }
 
 /// Keys starting with `prefix`, in byte order.
@@ -42,7 +55,11 @@ pub fn delete(key: &str) -> Result<(), Error> {
 /// # Ok::<(), tributary_sdk::Error>(())
 /// ```
 pub fn list_keys(prefix: &str) -> Result<Vec<String>, Error> {
-    raw::list_keys(prefix)
+    #[cfg(target_arch = "wasm32")]
+    return raw::list_keys(prefix);
+    // Compiled natively (plugin unit tests): the in-memory shim in `native`.
+    #[cfg(not(target_arch = "wasm32"))]
+    return crate::native::kv_list(prefix);
 }
 
 /// A JSON value under `key`.

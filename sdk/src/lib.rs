@@ -60,6 +60,7 @@ pub mod secrets;
 pub mod signature;
 pub mod time;
 pub mod tokens;
+pub mod url;
 
 pub use config::Config;
 pub use content::{

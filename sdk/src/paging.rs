@@ -95,3 +95,23 @@ pub fn next_link(link_header: &str) -> Option<String> {
         })
     })
 }
+
+/// A continuation token carried in a JSON body (Google `nextPageToken`, Slack
+/// `response_metadata.next_cursor`, Notion `next_cursor`), found by JSON pointer. Missing,
+/// `null` and `""` all mean "no more pages" (Slack ends with an empty string).
+///
+/// ```
+/// use serde_json::json;
+/// use tributary_sdk::paging::next_token;
+/// let slack = json!({"ok": true, "response_metadata": {"next_cursor": "dXNlcjpVMEc5V0ZYTlo="}});
+/// assert_eq!(next_token(&slack, "/response_metadata/next_cursor").as_deref(), Some("dXNlcjpVMEc5V0ZYTlo="));
+/// assert_eq!(next_token(&json!({"response_metadata": {"next_cursor": ""}}), "/response_metadata/next_cursor"), None);
+/// assert_eq!(next_token(&json!({"nextPageToken": null}), "/nextPageToken"), None);
+/// assert_eq!(next_token(&json!({}), "/nextPageToken"), None);
+/// ```
+pub fn next_token(body: &serde_json::Value, pointer: &str) -> Option<String> {
+    body.pointer(pointer)
+        .and_then(|v| v.as_str())
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}

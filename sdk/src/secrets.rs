@@ -1,5 +1,6 @@
 //! The provider's own app secrets (webhook signing secrets), as the admin configured them.
 
+#[cfg(target_arch = "wasm32")]
 use crate::__bindings::tributary::provider::secrets as raw;
 use crate::Error;
 
@@ -10,7 +11,11 @@ use crate::Error;
 /// # Ok::<(), tributary_sdk::Error>(())
 /// ```
 pub fn get(name: &str) -> Result<Option<String>, Error> {
-    raw::get(name)
+    #[cfg(target_arch = "wasm32")]
+    return raw::get(name);
+    // Compiled natively (plugin unit tests): the in-memory shim in `native`.
+    #[cfg(not(target_arch = "wasm32"))]
+    return crate::native::secret(name);
 }
 
 /// The secret named `name`, or an `invalid-config` error naming it.

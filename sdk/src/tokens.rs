@@ -13,7 +13,11 @@ pub use raw::{CredentialInfo, CredentialKind};
 /// # Ok::<(), tributary_sdk::Error>(())
 /// ```
 pub fn info() -> Result<Option<CredentialInfo>, Error> {
-    raw::info()
+    #[cfg(target_arch = "wasm32")]
+    return raw::info();
+    // Compiled natively (plugin unit tests): the in-memory shim in `native`.
+    #[cfg(not(target_arch = "wasm32"))]
+    return crate::native::token_info();
 }
 
 /// Force a refresh now.
@@ -23,7 +27,11 @@ pub fn info() -> Result<Option<CredentialInfo>, Error> {
 /// # Ok::<(), tributary_sdk::Error>(())
 /// ```
 pub fn refresh() -> Result<CredentialInfo, Error> {
-    raw::refresh()
+    #[cfg(target_arch = "wasm32")]
+    return raw::refresh();
+    // Compiled natively (plugin unit tests): the in-memory shim in `native`.
+    #[cfg(not(target_arch = "wasm32"))]
+    return crate::native::token_refresh();
 }
 
 /// The raw secret, only behind an approved `raw-token` permission.
@@ -33,5 +41,9 @@ pub fn refresh() -> Result<CredentialInfo, Error> {
 /// # Ok::<(), tributary_sdk::Error>(())
 /// ```
 pub fn raw() -> Result<String, Error> {
-    raw::raw()
+    #[cfg(target_arch = "wasm32")]
+    return raw::raw();
+    // Compiled natively (plugin unit tests): the in-memory shim in `native`.
+    #[cfg(not(target_arch = "wasm32"))]
+    return crate::native::token_raw();
 }

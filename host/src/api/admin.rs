@@ -225,3 +225,33 @@ pub async fn get_integrations(
     let views: Vec<Value> = list.iter().map(super::integrations::view).collect();
     Ok(Json(json!({ "integrations": views })))
 }
+
+/// Filters of the delivery log listing.
+#[derive(Debug, Deserialize)]
+pub struct DeliveriesQuery {
+    /// PENDING, DONE or UNMATCHED.
+    pub state: Option<String>,
+    /// At most this many (1–500, default 50).
+    pub limit: Option<i64>,
+}
+
+/// The webhook delivery log: counts by state and the newest deliveries (UNMATCHED ones
+/// were verified but reached no integration that takes work).
+#[utoipa::path(get, path = "/api/admin/webhooks/deliveries", tag = "admin",
+    responses((status = 200, description = "Counts by state and deliveries, newest first")))]
+pub async fn get_deliveries(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Query(q): Query<DeliveriesQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let counts: serde_json::Map<String, Value> = state
+        .db()
+        .delivery_counts()
+        .await?
+        .into_iter()
+        .map(|(s, n)| (s, n.into()))
+        .collect();
+    let deliveries = state.db().deliveries(q.state.as_deref(), limit).await?;
+    Ok(Json(json!({ "counts": counts, "deliveries": deliveries })))
+}

@@ -105,6 +105,11 @@ async fn finish(
         .db()
         .request_sync(&row.id, provider, "full", "connect")
         .await?;
+    // Real-time updates from now on, when the provider offers them; a failure is recorded
+    // on the integration and retried, it does not undo the connection.
+    crate::webhooks::Subscriptions::new(state.runtime.clone(), &state.urls.public)
+        .subscribe(&row)
+        .await?;
     Ok(row)
 }
 

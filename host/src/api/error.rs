@@ -38,6 +38,9 @@ pub enum ApiError {
     /// The provider's plugin failed or refused (connect, check).
     #[error(transparent)]
     Plugin(#[from] CallError),
+    /// A dependency is down for now; the caller may try again.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
     /// A bug or an outage; details go to the log only.
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
@@ -58,6 +61,7 @@ impl ApiError {
             ApiError::PluginRefused(LoadError::Duplicate { .. }) => "plugin_duplicate",
             ApiError::PluginRefused(_) => "plugin_invalid",
             ApiError::Plugin(e) => e.code(),
+            ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -80,6 +84,7 @@ impl ApiError {
             )) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Plugin(CallError::Plugin(P::RateLimited(_))) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Plugin(_) => StatusCode::BAD_GATEWAY,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -89,6 +94,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let ApiError::Internal(e) = &self {
             tracing::error!(error = %format!("{e:#}"), "internal error");
+        }
+        if let ApiError::Unavailable(e) = &self {
+            tracing::error!(error = %e, "unavailable");
         }
         let body = json!({ "error": { "code": self.code(), "message": self.to_string() } });
         (self.status(), Json(body)).into_response()

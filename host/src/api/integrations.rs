@@ -160,6 +160,8 @@ async fn details(
     v["current_job"] = json!(current);
     v["pending_resource_jobs"] = json!(state.db().pending_resource_jobs(&i.id).await?);
     v["recent_jobs"] = json!(jobs);
+    // The provider-side webhook registration: state, expiry, the last failure.
+    v["subscription"] = json!(state.db().subscription(&i.id).await?);
     Ok(Json(v))
 }
 
@@ -277,6 +279,10 @@ async fn disconnect(
     } else {
         find(&state, &owner, &provider).await?
     };
+    // While the credential still exists: removing the registration is a provider call.
+    crate::webhooks::Subscriptions::new(state.runtime.clone(), &state.urls.public)
+        .unsubscribe(&i)
+        .await?;
     state.db().delete_credential(&i.id).await?;
     state.db().kv_purge(&i.id).await?;
     state

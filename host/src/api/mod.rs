@@ -59,6 +59,8 @@ pub struct AppState {
     pub urls: Arc<Urls>,
     /// Ingestion and search.
     pub ingest: Arc<crate::ingest::Ingestor>,
+    /// The webhook delivery log.
+    pub webhooks: Arc<crate::webhooks::Intake>,
 }
 
 impl AppState {
@@ -123,6 +125,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(a::get_sync_job))
         .routes(routes!(a::post_retry_job))
         .routes(routes!(a::get_stats))
+        .routes(routes!(a::get_deliveries))
         .routes(routes!(a::get_oauth_client, a::put_oauth_client))
         .routes(routes!(p::list, p::install))
         .routes(routes!(p::show, p::remove))

@@ -1,8 +1,9 @@
 //! `POST /api/webhooks/integrations/{provider}[/{integration_id}]`: provider callbacks.
-//! The provider's plugin verifies the signature and says what changed, right away (a
-//! provider wants an answer within seconds, and some want one computed from the body);
-//! the work itself goes to the durable queue as resource jobs (one per changed resource,
-//! collapsed while pending) or an incremental sync, at webhook priority.
+//! The provider's plugin verifies the signature and says what changed, on the request
+//! path (a forged call gets 401 and leaves no trace); the delivery and what it asks for
+//! are then committed to the delivery log (group commit) before the 2xx. Routing and
+//! fan-out into jobs happen in the webhook worker, so the answer never waits on them; a
+//! delivery id seen before is acknowledged without new work.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -11,15 +12,17 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::{ApiError, AppState, Payload};
-use crate::bindings::api::{Change, WebhookOutcome, WebhookRequest, WebhookRouting};
-use crate::db::{Integration as Row, status};
+use crate::bindings::api::{Change, WebhookRequest, WebhookRouting};
+use crate::db::{DeliveryWork, NewDelivery, status};
 use crate::runtime::Integration;
+use crate::webhooks::Recorded;
 
 /// Receive a webhook for a provider that routes by account (one endpoint per app).
 #[utoipa::path(post, path = "/api/webhooks/integrations/{provider}", tag = "webhooks", security(()),
     params(("provider" = String, Path, description = "Provider id")),
     responses((status = 200, description = "Accepted (or the provider's required answer)"),
-        (status = 401, description = "Signature did not verify"), (status = 404, description = "No such provider or route")))]
+        (status = 401, description = "Signature did not verify"), (status = 404, description = "No such provider or route"),
+        (status = 413, description = "Body over the limit"), (status = 503, description = "Not recorded; deliver again")))]
 pub async fn per_app(
     State(state): State<AppState>,
     Path(provider): Path<String>,
@@ -36,7 +39,8 @@ pub async fn per_app(
 #[utoipa::path(post, path = "/api/webhooks/integrations/{provider}/{integration_id}", tag = "webhooks", security(()),
     params(("provider" = String, Path, description = "Provider id"), ("integration_id" = String, Path, description = "Integration id")),
     responses((status = 200, description = "Accepted (or the provider's required answer)"),
-        (status = 401, description = "Signature did not verify"), (status = 404, description = "No such provider, route or integration")))]
+        (status = 401, description = "Signature did not verify"), (status = 404, description = "No such provider, route or integration"),
+        (status = 413, description = "Body over the limit"), (status = 503, description = "Not recorded; deliver again")))]
 pub async fn per_integration(
     State(state): State<AppState>,
     Path((provider, integration_id)): Path<(String, String)>,
@@ -82,9 +86,7 @@ async fn receive(
 ) -> Result<Response, ApiError> {
     let result = receive_inner(state, provider, integration_id, req).await;
     match &result {
-        Ok((_, matched)) => {
-            crate::metrics::webhook(provider, if *matched { "accepted" } else { "unmatched" })
-        }
+        Ok((_, label)) => crate::metrics::webhook(provider, label),
         // Unknown providers are not labels: anyone can send any path.
         Err(ApiError::NotFound(_)) => crate::metrics::webhook("-", "not_found"),
         Err(e) => crate::metrics::webhook(provider, e.code()),
@@ -97,7 +99,7 @@ async fn receive_inner(
     provider: &str,
     integration_id: Option<&str>,
     req: WebhookRequest,
-) -> Result<(Response, bool), ApiError> {
+) -> Result<(Response, &'static str), ApiError> {
     let unknown = || ApiError::NotFound(format!("`{provider}` takes no webhooks at this address"));
     let plugin = state.runtime.get(provider).ok_or_else(unknown)?;
     let row = match (plugin.manifest.webhook, integration_id) {
@@ -112,63 +114,72 @@ async fn receive_inner(
         (WebhookRouting::PerApp, None) => None,
         _ => return Err(unknown()),
     };
+    if !state.db().registry_entry(provider).await?.enabled {
+        return Err(unknown());
+    }
     let integration = row
         .as_ref()
         .map(|r| Integration::new(&r.id, r.config_pairs()));
     let mut session = state.runtime.session(provider, integration).await?;
     let outcome = session.webhook(&req).await?;
+    drop(session);
     if !outcome.verified {
-        tracing::warn!(provider, "webhook signature did not verify");
+        // The reason, never the secret or the body.
+        tracing::warn!(provider, integration = ?integration_id, reason = "signature did not verify",
+            "webhook refused");
         return Err(ApiError::InvalidSignature);
     }
-    let targets = match row {
-        Some(r) => vec![r],
-        None => match &outcome.account_id {
-            Some(account) => {
-                state
-                    .db()
-                    .integrations_by_account(provider, account)
-                    .await?
-            }
-            None => Vec::new(),
-        },
+    let work = DeliveryWork {
+        upserts: ids(&outcome.changes, true),
+        deletes: ids(&outcome.changes, false),
+        sync: outcome.sync_requested,
     };
-    let mut queued = 0;
-    for target in targets.iter().filter(|t| accepts_work(t)) {
-        queued += enqueue(state, target, &outcome).await?;
-    }
-    if targets.is_empty() {
-        tracing::warn!(provider, account = ?outcome.account_id, "webhook for no connected integration");
+    let mut answer_body = json!({ "received": true });
+    let mut label = "accepted";
+    if work != DeliveryWork::default() {
+        let id = uuid::Uuid::new_v4().to_string();
+        let delivery = NewDelivery {
+            id: id.clone(),
+            provider: provider.to_string(),
+            integration_id: row.map(|r| r.id),
+            account_id: outcome.account_id.clone(),
+            delivery_id: crate::webhooks::delivery_id_from_headers(&req.headers).map(bounded),
+            work,
+        };
+        match state.webhooks.record(delivery).await {
+            Ok(Recorded::New) => answer_body["delivery"] = id.into(),
+            Ok(Recorded::Duplicate) => {
+                answer_body["duplicate"] = true.into();
+                label = "duplicate";
+            }
+            // No 2xx: the provider delivers again later.
+            Err(e) => return Err(ApiError::Unavailable(format!("{e:#}"))),
+        }
     }
     let response = match outcome.response {
         Some(r) => answer(r.status, &r.headers, r.body),
-        None => Json(json!({ "received": true, "queued": queued })).into_response(),
+        None => Json(answer_body).into_response(),
     };
-    Ok((response, !targets.is_empty()))
+    Ok((response, label))
 }
 
-fn accepts_work(row: &Row) -> bool {
-    !matches!(
-        row.status.as_str(),
-        status::PAUSED | status::DISCONNECTED | status::TOKEN_EXPIRED
-    )
+fn ids(changes: &[Change], upserts: bool) -> Vec<String> {
+    changes
+        .iter()
+        .filter_map(|c| match (c, upserts) {
+            (Change::Upsert(id), true) | (Change::Delete(id), false) => Some(id.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
-async fn enqueue(state: &AppState, row: &Row, outcome: &WebhookOutcome) -> Result<usize, ApiError> {
-    let db = state.db();
-    for change in &outcome.changes {
-        let (id, action) = match change {
-            Change::Upsert(id) => (id, "upsert"),
-            Change::Delete(id) => (id, "delete"),
-        };
-        db.request_resource(&row.id, &row.provider, id, action)
-            .await?;
+/// A delivery id is the provider's (hostile) text: a long one is kept as its hash.
+fn bounded(id: String) -> String {
+    if id.len() <= 200 {
+        id
+    } else {
+        format!("sha256:{}", crate::runtime::sha256_hex(id.as_bytes()))
     }
-    if outcome.sync_requested {
-        db.request_sync(&row.id, &row.provider, "incremental", "webhook")
-            .await?;
-    }
-    Ok(outcome.changes.len() + usize::from(outcome.sync_requested))
 }
 
 /// The provider's required answer; only a content type is taken from the plugin (it

@@ -3,12 +3,14 @@
 //! placeholders, which both accept.
 
 mod accounts;
+mod deliveries;
 mod integrations;
 mod jobs;
 mod kv;
 mod plugins;
 mod queue;
 mod sealed;
+mod subscriptions;
 mod synced;
 
 use std::path::Path;
@@ -18,12 +20,14 @@ use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 
 pub use accounts::{Org, Role, User, hash_key};
+pub use deliveries::{Delivery, DeliveryWork, NewDelivery, Target, delivery_state};
 pub use integrations::{Connect, Integration, Owner, RegistryEntry, config_pairs, status};
 pub use jobs::{Stats, SyncJob};
 pub use plugins::PluginFileRow;
 pub use queue::{Caps, QueueSnapshot, job_status};
 pub use sealed::{CredentialRow, OauthState};
-pub use synced::{PageWrite, SyncedRecord};
+pub use subscriptions::{SubscriptionRow, subscription_state};
+pub use synced::{Held, PageWrite, SyncedRecord};
 
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");

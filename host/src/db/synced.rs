@@ -22,6 +22,19 @@ pub struct SyncedRecord {
     pub version: Option<String>,
     /// Why the sink holds nothing of it; `None` when it is indexed.
     pub skipped: Option<String>,
+    /// The provider's modified time of the content (ms), when it says.
+    pub modified_at: Option<i64>,
+}
+
+/// What the record says the index holds of a resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    /// Hash of the content.
+    pub hash: String,
+    /// The listing's version.
+    pub version: Option<String>,
+    /// The provider's modified time of the content (ms).
+    pub modified_at: Option<i64>,
 }
 
 /// Everything one page changed in the record of the index.
@@ -82,11 +95,11 @@ impl Db {
         &self,
         integration: &str,
         ids: &[&str],
-    ) -> anyhow::Result<HashMap<String, (String, Option<String>)>> {
+    ) -> anyhow::Result<HashMap<String, Held>> {
         let mut known = HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(BATCH) {
             let sql = format!(
-                "SELECT external_id, content_hash, version FROM synced_resources WHERE integration_id = $1 \
+                "SELECT external_id, content_hash, version, modified_at FROM synced_resources WHERE integration_id = $1 \
                  AND external_id IN ({})",
                 placeholders(2, chunk.len())
             );
@@ -95,7 +108,12 @@ impl Db {
                 q = q.bind(*id);
             }
             for r in q.fetch_all(self.pool()).await? {
-                known.insert(r.get(0), (r.get(1), r.get(2)));
+                let held = Held {
+                    hash: r.get(1),
+                    version: r.get(2),
+                    modified_at: r.get(3),
+                };
+                known.insert(r.get(0), held);
             }
         }
         Ok(known)
@@ -136,17 +154,17 @@ impl Db {
         let now = now_ms();
         for chunk in page.upserts.chunks(BATCH) {
             // $1 (integration) and $2 (job) are shared by every row, keeping the parameter
-            // count at 5 per row.
+            // count at 6 per row.
             let rows = (0..chunk.len())
-                .map(|i| format!("({}, $1, $2, {now})", placeholders(3 + i * 5, 5)))
+                .map(|i| format!("({}, $1, $2, {now})", placeholders(3 + i * 6, 6)))
                 .collect::<Vec<_>>()
                 .join(", ");
             let sql = format!(
                 "INSERT INTO synced_resources (external_id, resource_type, content_hash, version, skip_reason, \
-                 integration_id, seen_job, last_synced_at) VALUES {rows} \
+                 modified_at, integration_id, seen_job, last_synced_at) VALUES {rows} \
                  ON CONFLICT (integration_id, external_id) DO UPDATE SET resource_type = excluded.resource_type, \
                  content_hash = excluded.content_hash, version = excluded.version, skip_reason = excluded.skip_reason, \
-                 last_synced_at = excluded.last_synced_at, seen_job = excluded.seen_job"
+                 modified_at = excluded.modified_at, last_synced_at = excluded.last_synced_at, seen_job = excluded.seen_job"
             );
             let mut q = sqlx::query(&sql).bind(integration).bind(&job.id);
             for r in chunk {
@@ -155,7 +173,8 @@ impl Db {
                     .bind(&r.kind)
                     .bind(&r.hash)
                     .bind(&r.version)
-                    .bind(&r.skipped);
+                    .bind(&r.skipped)
+                    .bind(r.modified_at);
             }
             q.execute(&mut *tx).await?;
         }

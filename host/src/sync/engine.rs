@@ -154,6 +154,7 @@ pub struct SyncEngine {
     pub(super) sink: Arc<dyn Sink>,
     pub(super) config: EngineConfig,
     stopping: std::sync::atomic::AtomicBool,
+    pub(super) writes: super::fresh::WriteLocks,
 }
 
 pub(super) fn lease_ms(c: &EngineConfig) -> i64 {
@@ -168,6 +169,7 @@ impl SyncEngine {
             sink,
             config,
             stopping: Default::default(),
+            writes: Default::default(),
         }
     }
 

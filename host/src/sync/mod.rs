@@ -4,6 +4,7 @@
 //! right next step (delay, retry with backoff, dead letter, status change).
 
 mod engine;
+mod fresh;
 mod resource;
 mod scheduler;
 mod sink;

@@ -36,17 +36,15 @@ impl SyncEngine {
                 Err(e) => return Err(e.into()),
             }
         };
+        // From here to the commit, no walk of this integration writes.
+        let _writing = self.writing(&row.id).await;
         match content {
             Some(content) => {
                 let known = db.synced_page(&row.id, &[id.as_str()]).await?;
                 if known
                     .get(&id)
-                    .is_none_or(|(hash, _)| *hash != content.content_hash)
+                    .is_none_or(|h| h.hash != content.content_hash)
                 {
-                    let skipped = self
-                        .sink
-                        .upsert(row, std::slice::from_ref(&content))
-                        .await?;
                     job.resources_synced = 1;
                     write.upserts.push(SyncedRecord {
                         external_id: id.clone(),
@@ -55,8 +53,17 @@ impl SyncEngine {
                         // The listing's version is unknown here; the next walk fetches
                         // this resource once more and stores it.
                         version: None,
-                        skipped: skipped.into_iter().next().map(|s| s.reason),
+                        skipped: None,
+                        modified_at: content.updated_at,
                     });
+                    let mut contents = vec![content];
+                    self.drop_stale(row, job, &mut write, &mut contents).await?;
+                    let skipped = self.sink.upsert(row, &contents).await?;
+                    if let (Some(r), Some(s)) =
+                        (write.upserts.first_mut(), skipped.into_iter().next())
+                    {
+                        r.skipped = Some(s.reason);
+                    }
                 }
             }
             None => {

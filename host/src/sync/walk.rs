@@ -120,9 +120,12 @@ impl SyncEngine {
                 }));
             }
             let (synced, failed) = (job.resources_synced, job.resources_failed);
-            let (mut write, contents) = self
+            let (mut write, mut contents) = self
                 .read_page(row, job, source, &page, &mut failures)
                 .await?;
+            // From here to the commit, no webhook job of this integration writes.
+            let _writing = self.writing(&row.id).await;
+            self.drop_stale(row, job, &mut write, &mut contents).await?;
             for s in self.sink.upsert(row, &contents).await? {
                 if let Some(r) = write
                     .upserts
@@ -252,7 +255,7 @@ impl SyncEngine {
                 continue;
             }
             let held = known.get(&r.id);
-            let held_version = held.and_then(|(_, v)| v.as_deref());
+            let held_version = held.and_then(|h| h.version.as_deref());
             if r.content.is_none() && r.version.is_some() && r.version.as_deref() == held_version {
                 write.seen.push((r.id.clone(), None));
                 continue;
@@ -306,7 +309,7 @@ impl SyncEngine {
                     Err(e) => return Err(e.into()),
                 },
             };
-            if held.is_some_and(|(hash, _)| *hash == content.content_hash) {
+            if held.is_some_and(|h| h.hash == content.content_hash) {
                 let moved = r.version.as_deref() != held_version;
                 write
                     .seen
@@ -320,6 +323,7 @@ impl SyncEngine {
                 hash: content.content_hash.clone(),
                 version: r.version.clone(),
                 skipped: None,
+                modified_at: content.updated_at,
             });
             contents.push(content);
         }

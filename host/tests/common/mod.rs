@@ -24,6 +24,7 @@ pub fn component(name: &str) -> PathBuf {
         "basicky" => env!("TRIBUTARY_COMPONENT_BASICKY"),
         "paged" => env!("TRIBUTARY_COMPONENT_PAGED"),
         "paced" => env!("TRIBUTARY_COMPONENT_PACED"),
+        "evented" => env!("TRIBUTARY_COMPONENT_EVENTED"),
         "substack" => env!("TRIBUTARY_PLUGIN_SUBSTACK"),
         other => panic!("unknown component {other}"),
     };
@@ -78,6 +79,7 @@ impl TestHost {
     pub fn state(&self) -> tributary::api::AppState {
         let keyring = Arc::new(tributary::crypto::Keyring::with_key([9; 32]));
         let db = self.runtime.services().db.clone();
+        let db_for_hooks = db.clone();
         tributary::api::AppState {
             runtime: self.runtime.clone(),
             vault: Arc::new(tributary::vault::Vault::new(db, keyring.clone())),
@@ -87,6 +89,7 @@ impl TestHost {
                 frontend: "http://127.0.0.1/".into(),
             }),
             ingest: self.ingest.clone(),
+            webhooks: tributary::webhooks::Intake::start(db_for_hooks),
         }
     }
 

@@ -6,7 +6,9 @@ mod api;
 
 use serde::Deserialize;
 use tributary_sdk::prelude::*;
-use tributary_sdk::{Capabilities, FieldKind, WebhookResponse, WebhookRouting, signature};
+use tributary_sdk::{
+    Capabilities, FieldKind, Subscription, WebhookResponse, WebhookRouting, signature,
+};
 
 struct Paged;
 
@@ -29,7 +31,7 @@ impl Provider for Paged {
                 pull: true,
                 incremental: true,
                 webhooks: true,
-                subscribe: false,
+                subscribe: true,
             })
             .rate_limits(1_000_000, None, 4)
             .allowed_host("api.paged.test")
@@ -44,6 +46,14 @@ impl Provider for Paged {
 
     fn fetch(config: &Config, id: &str) -> Result<Content, Error> {
         api::fetch(config, id)
+    }
+
+    fn subscribe(_config: &Config, callback_url: &str) -> Result<Subscription, Error> {
+        register_hook(callback_url)
+    }
+
+    fn unsubscribe(_config: &Config, id: &str) -> Result<(), Error> {
+        remove_hook(id)
     }
 
     fn webhook(_config: &Config, req: WebhookRequest) -> Result<WebhookOutcome, Error> {
@@ -71,6 +81,38 @@ impl Provider for Paged {
         });
         Ok(outcome)
     }
+}
+
+#[derive(serde::Serialize)]
+struct NewHook<'a> {
+    url: &'a str,
+}
+
+#[derive(serde::Deserialize)]
+struct Registered {
+    id: String,
+    expires: Option<i64>,
+}
+
+/// Register a hook that calls `callback_url`; it expires when the API says.
+fn register_hook(callback_url: &str) -> Result<Subscription, Error> {
+    let hook: Registered = http::Request::post(format!("{}/hooks", api::API))
+        .json(&NewHook { url: callback_url })
+        .send()?
+        .error_for_status()?
+        .json()?;
+    Ok(Subscription {
+        id: hook.id,
+        expires_at: hook.expires,
+    })
+}
+
+/// Remove a hook.
+fn remove_hook(id: &str) -> Result<(), Error> {
+    http::Request::new(http::Method::Delete, format!("{}/hooks/{id}", api::API))
+        .send()?
+        .error_for_status()?;
+    Ok(())
 }
 
 tributary_sdk::export!(Paged);

@@ -1,77 +1,20 @@
-//! Provider webhooks: the plugin verifies the signature (GitHub-style HMAC here) and says
-//! what changed; the host queues resource jobs (collapsed per resource while pending) or
-//! an incremental sync at webhook priority, answers handshakes with the plugin's body,
-//! and refuses bad signatures and wrong addresses without queueing anything.
-
-mod common;
+//! The intake flow: the plugin verifies the signature (GitHub-style HMAC here) and says
+//! what changed; the delivery is recorded before the 2xx and the webhook worker turns it
+//! into resource jobs (collapsed per resource while pending) or an incremental sync at
+//! webhook priority; handshakes get the plugin's body; bad signatures and wrong addresses
+//! are refused without a trace.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::{Json, Router};
-use common::*;
 use serde_json::{Value, json};
 use tributary::db::{job_status, status};
 use tributary::sync::{EngineConfig, NoopSink, Outcome, SyncEngine};
+use tributary::webhooks::Fanout;
 
-#[derive(Default)]
-struct Api {
-    items: BTreeMap<String, String>,
-    fetches: BTreeMap<String, usize>,
-}
-
-type Shared = Arc<Mutex<Api>>;
-
-async fn list(State(api): State<Shared>) -> Json<Value> {
-    let a = api.lock().unwrap();
-    let items: Vec<_> = a
-        .items
-        .keys()
-        .map(|id| json!({"id": id, "version": "1", "updated": 1}))
-        .collect();
-    Json(json!({"items": items, "next": null}))
-}
-
-async fn fetch(State(api): State<Shared>, Path(id): Path<String>) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let mut a = api.lock().unwrap();
-    *a.fetches.entry(id.clone()).or_default() += 1;
-    match a.items.get(&id) {
-        Some(body) => {
-            Json(json!({"id": id, "title": id, "body": body, "updated": 2})).into_response()
-        }
-        None => (axum::http::StatusCode::NOT_FOUND, "gone").into_response(),
-    }
-}
-
-fn sign(body: &[u8]) -> String {
-    format!(
-        "sha256={}",
-        hex::encode(tributary_sdk::signature::hmac_sha256(b"hook-secret", body))
-    )
-}
-
-async fn post(
-    url: &str,
-    body: &Value,
-    signature: Option<String>,
-) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
-    let bytes = serde_json::to_vec(body).unwrap();
-    let sig = signature.unwrap_or_else(|| sign(&bytes));
-    let resp = reqwest::Client::new()
-        .post(url)
-        .header("x-hub-signature-256", sig)
-        .body(bytes)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    (status, headers, resp.bytes().await.unwrap().to_vec())
-}
+use super::common::*;
+use super::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn works_when_webhooks_queue_resource_jobs_and_syncs() {
@@ -80,14 +23,10 @@ async fn works_when_webhooks_queue_resource_jobs_and_syncs() {
     for i in 1..=3 {
         api.lock()
             .unwrap()
-            .items
-            .insert(format!("item-{i}"), format!("first {i}"));
+            .put(&format!("item-{i}"), &format!("first {i}"), 1);
     }
-    let router = Router::new()
-        .route("/items", get(list))
-        .route("/items/{id}", get(fetch))
-        .with_state(api.clone());
-    let addr = serve(router).await;
+    let addr = fake_api(api.clone()).await;
+    let fanout = Fanout::new(s.state.db().clone(), &s.state.webhooks);
     let services = s.state.runtime.services();
     let settings = base_override("https://api.paged.test", addr);
     services.set_settings("paged", settings).await.unwrap();
@@ -120,6 +59,12 @@ async fn works_when_webhooks_queue_resource_jobs_and_syncs() {
     assert_eq!(code, 401);
     let err: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(err["error"]["code"], "invalid_signature");
+    assert_eq!(
+        fanout.drain().await.unwrap(),
+        Default::default(),
+        "no trace"
+    );
+    assert!(db.deliveries(None, 10).await.unwrap().is_empty());
     assert!(engine.run_once().await.unwrap().is_none(), "nothing queued");
 
     // Wrong addresses: unknown provider, per-app address of a per-integration provider,
@@ -137,8 +82,8 @@ async fn works_when_webhooks_queue_resource_jobs_and_syncs() {
     // Changes: item-1 changed (announced twice: one job), item-4 new, item-3 deleted.
     {
         let mut a = api.lock().unwrap();
-        a.items.insert("item-1".into(), "second 1".into());
-        a.items.insert("item-4".into(), "first 4".into());
+        a.put("item-1", "second 1", 2);
+        a.put("item-4", "first 4", 2);
         a.items.remove("item-3");
     }
     let (code, _, body) = post(
@@ -148,8 +93,28 @@ async fn works_when_webhooks_queue_resource_jobs_and_syncs() {
     )
     .await;
     assert_eq!(code, 200);
-    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap()["queued"], 3);
+    let answer: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(answer["received"], true);
+    let recorded = answer["delivery"].as_str().unwrap().to_string();
+    // Durable before the answer, fanned out only by the worker.
+    let log = db.deliveries(None, 10).await.unwrap();
+    assert_eq!(
+        (log.len(), log[0].id.as_str(), log[0].state.as_str()),
+        (1, recorded.as_str(), "PENDING")
+    );
+    assert_eq!(log[0].changes, 3);
+    assert!(
+        engine.run_once().await.unwrap().is_none(),
+        "no job before fan-out"
+    );
     post(&hook, &json!({"changed": ["item-1"]}), None).await;
+    let round = fanout.drain().await.unwrap();
+    assert_eq!((round.done, round.unmatched), (2, 0));
+    let log = db.deliveries(Some("DONE"), 10).await.unwrap();
+    assert!(
+        log.iter()
+            .all(|d| d.queued == 1 && d.processed_at.is_some())
+    );
     let queued = db.sync_jobs(Some(&row.id), 50).await.unwrap();
     let pending: Vec<_> = queued
         .iter()
@@ -171,10 +136,10 @@ async fn works_when_webhooks_queue_resource_jobs_and_syncs() {
         .unwrap()
         .items
         .iter()
-        .map(|(id, body)| {
+        .map(|(id, item)| {
             (
                 id.clone(),
-                tributary_sdk::Content::text(id, "item", id, body).content_hash,
+                tributary_sdk::Content::text(id, "item", id, &item.body).content_hash,
             )
         })
         .collect();
@@ -189,6 +154,7 @@ async fn works_when_webhooks_queue_resource_jobs_and_syncs() {
     // "Something changed": an incremental sync at webhook priority.
     let (code, _, _) = post(&hook, &json!({"sync": true}), None).await;
     assert_eq!(code, 200);
+    fanout.drain().await.unwrap();
     let job = &db.sync_jobs(Some(&row.id), 1).await.unwrap()[0];
     assert_eq!(
         (job.mode.as_str(), job.trigger.as_str(), job.priority),
@@ -203,9 +169,30 @@ async fn works_when_webhooks_queue_resource_jobs_and_syncs() {
     db.set_integration_status(&row.id, status::PAUSED, None)
         .await
         .unwrap();
-    let (code, _, body) = post(&hook, &json!({"changed": ["item-2"]}), None).await;
+    let (code, _, _) = post(&hook, &json!({"changed": ["item-2"]}), None).await;
     assert_eq!(code, 200);
-    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap()["queued"], 0);
+    let round = fanout.drain().await.unwrap();
+    assert_eq!((round.done, round.unmatched), (0, 1));
     tokio::time::sleep(Duration::from_millis(10)).await;
     assert!(engine.run_once().await.unwrap().is_none());
+
+    // Admins see the unmatched delivery; members do not see the log at all.
+    let (_, admin) = user_with_key(db, "admin@t.test", true).await;
+    let (_, member) = user_with_key(db, "member@t.test", false).await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/admin/webhooks/deliveries?state=UNMATCHED", s.base);
+    let listed: Value = client
+        .get(&url)
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["counts"]["UNMATCHED"], 1);
+    assert_eq!(listed["deliveries"][0]["integration_id"], row.id.as_str());
+    assert_eq!(listed["deliveries"][0]["changes"], 1);
+    let refused = client.get(&url).bearer_auth(&member).send().await.unwrap();
+    assert_eq!(refused.status(), 403);
 }

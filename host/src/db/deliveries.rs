@@ -1,0 +1,273 @@
+//! Webhook deliveries: the durable record of each verified delivery (written in batches
+//! before the provider gets its 2xx), and its fan-out into jobs, which marks it processed
+//! in the same transaction so a delivery is turned into work exactly once.
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use super::{Db, now_ms};
+
+/// Delivery states.
+pub mod delivery_state {
+    /// Recorded, not yet routed.
+    pub const PENDING: &str = "PENDING";
+    /// Routed: its changes became jobs of `queued` integrations' queues.
+    pub const DONE: &str = "DONE";
+    /// Routed to no integration that takes work (counted and listed for admins).
+    pub const UNMATCHED: &str = "UNMATCHED";
+}
+
+/// What a verified delivery asks for, as recorded.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryWork {
+    /// Resources announced changed.
+    #[serde(default, rename = "u", skip_serializing_if = "Vec::is_empty")]
+    pub upserts: Vec<String>,
+    /// Resources announced deleted.
+    #[serde(default, rename = "d", skip_serializing_if = "Vec::is_empty")]
+    pub deletes: Vec<String>,
+    /// "Something changed": an incremental walk.
+    #[serde(default, rename = "s", skip_serializing_if = "std::ops::Not::not")]
+    pub sync: bool,
+}
+
+/// A verified delivery on its way to the log.
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    /// Our id for it.
+    pub id: String,
+    /// The provider whose plugin verified it.
+    pub provider: String,
+    /// Set when the callback URL named the integration.
+    pub integration_id: Option<String>,
+    /// The external account it is about (per-app routing).
+    pub account_id: Option<String>,
+    /// The provider's delivery id: a second delivery with it is a duplicate.
+    pub delivery_id: Option<String>,
+    /// What it asks for.
+    pub work: DeliveryWork,
+}
+
+/// A recorded delivery.
+#[derive(Debug, Clone, Serialize)]
+pub struct Delivery {
+    /// Our id.
+    pub id: String,
+    /// Provider id.
+    pub provider: String,
+    /// The integration the callback URL named.
+    pub integration_id: Option<String>,
+    /// The external account (per-app routing).
+    pub account_id: Option<String>,
+    /// The provider's delivery id.
+    pub delivery_id: Option<String>,
+    /// When it was recorded (ms).
+    pub received_at: i64,
+    /// PENDING, DONE or UNMATCHED.
+    pub state: String,
+    /// How many integrations it was fanned out to.
+    pub queued: i64,
+    /// When it was routed (ms).
+    pub processed_at: Option<i64>,
+    /// Resources it announced (changed and deleted).
+    pub changes: usize,
+    /// Whether it asked for an incremental walk.
+    pub sync_requested: bool,
+    #[serde(skip)]
+    /// What it asks for.
+    pub work: DeliveryWork,
+}
+
+const COLUMNS: &str = "id, provider, integration_id, account_id, delivery_id, received_at, outcome, state, queued, processed_at";
+
+fn delivery(r: &sqlx::any::AnyRow) -> Delivery {
+    let work: DeliveryWork = serde_json::from_str(&r.get::<String, _>(6)).unwrap_or_default();
+    Delivery {
+        id: r.get(0),
+        provider: r.get(1),
+        integration_id: r.get(2),
+        account_id: r.get(3),
+        delivery_id: r.get(4),
+        received_at: r.get(5),
+        state: r.get(7),
+        queued: r.get(8),
+        processed_at: r.get(9),
+        changes: work.upserts.len() + work.deletes.len(),
+        sync_requested: work.sync,
+        work,
+    }
+}
+
+/// One integration a delivery's work goes to.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Integration id.
+    pub integration_id: String,
+    /// Its provider.
+    pub provider: String,
+}
+
+impl Db {
+    /// Record a batch of deliveries in one transaction. For each, true when it is new,
+    /// false when the provider's delivery id was recorded before (a duplicate).
+    pub async fn record_deliveries(&self, batch: &[NewDelivery]) -> anyhow::Result<Vec<bool>> {
+        let now = now_ms();
+        let mut tx = self.pool().begin().await?;
+        let mut fresh = Vec::with_capacity(batch.len());
+        for d in batch {
+            let n = sqlx::query(
+                "INSERT INTO webhook_deliveries (id, provider, integration_id, account_id, delivery_id, received_at, \
+                 outcome, state) VALUES ($1, $2, $3, $4, $5, $6, $7, 'PENDING') \
+                 ON CONFLICT (provider, delivery_id) DO NOTHING",
+            )
+            .bind(&d.id)
+            .bind(&d.provider)
+            .bind(&d.integration_id)
+            .bind(&d.account_id)
+            .bind(&d.delivery_id)
+            .bind(now)
+            .bind(serde_json::to_string(&d.work)?)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            fresh.push(n == 1);
+        }
+        tx.commit().await?;
+        Ok(fresh)
+    }
+
+    /// The oldest deliveries not routed yet.
+    pub async fn pending_deliveries(&self, limit: i64) -> anyhow::Result<Vec<Delivery>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM webhook_deliveries WHERE state = 'PENDING' ORDER BY received_at, id LIMIT $1"
+        );
+        let rows = sqlx::query(&sql).bind(limit).fetch_all(self.pool()).await?;
+        Ok(rows.iter().map(delivery).collect())
+    }
+
+    /// Recorded deliveries, newest first, optionally in one state.
+    pub async fn deliveries(
+        &self,
+        state: Option<&str>,
+        limit: i64,
+    ) -> anyhow::Result<Vec<Delivery>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM webhook_deliveries WHERE ($1 IS NULL OR state = $1) \
+             ORDER BY received_at DESC, id LIMIT $2"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(state)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.iter().map(delivery).collect())
+    }
+
+    /// How many deliveries are in each state.
+    pub async fn delivery_counts(&self) -> anyhow::Result<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT state, COUNT(*) FROM webhook_deliveries GROUP BY state ORDER BY state",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// Turn a delivery into jobs for `targets` and mark it processed, in one transaction:
+    /// resource jobs (collapsed per resource while pending) and an incremental walk at
+    /// webhook priority. False when another worker processed it first (nothing written).
+    pub async fn fan_out(&self, d: &Delivery, targets: &[Target]) -> anyhow::Result<bool> {
+        let now = now_ms();
+        let state = if targets.is_empty() {
+            delivery_state::UNMATCHED
+        } else {
+            delivery_state::DONE
+        };
+        let mut tx = self.pool().begin().await?;
+        // First, so that on PostgreSQL a racing worker waits on this row and then finds
+        // it processed.
+        let claimed = sqlx::query(
+            "UPDATE webhook_deliveries SET state = $1, queued = $2, processed_at = $3 WHERE id = $4 AND state = 'PENDING'",
+        )
+        .bind(state)
+        .bind(targets.len() as i64)
+        .bind(now)
+        .bind(&d.id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !claimed {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        let changes = d
+            .work
+            .upserts
+            .iter()
+            .map(|id| (id, "upsert"))
+            .chain(d.work.deletes.iter().map(|id| (id, "delete")));
+        for (id, action) in changes {
+            for t in targets {
+                sqlx::query(
+                    "INSERT INTO sync_jobs (id, integration_id, provider, mode, trigger, status, created_at, priority, \
+                     run_at, external_id, action) VALUES ($1, $2, $3, 'resource', 'webhook', 'PENDING', $4, 1, $4, $5, $6) \
+                     ON CONFLICT (integration_id, external_id) WHERE status = 'PENDING' AND mode = 'resource' \
+                     DO UPDATE SET action = excluded.action",
+                )
+                .bind(uuid::Uuid::new_v4().to_string())
+                .bind(&t.integration_id)
+                .bind(&t.provider)
+                .bind(now)
+                .bind(id)
+                .bind(action)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        if d.work.sync {
+            for t in targets {
+                let inserted = sqlx::query(
+                    "INSERT INTO sync_jobs (id, integration_id, provider, mode, trigger, status, created_at, priority, run_at) \
+                     VALUES ($1, $2, $3, 'incremental', 'webhook', 'PENDING', $4, 1, $4) \
+                     ON CONFLICT (integration_id) WHERE status IN ('PENDING', 'RUNNING') AND mode <> 'resource' DO NOTHING",
+                )
+                .bind(uuid::Uuid::new_v4().to_string())
+                .bind(&t.integration_id)
+                .bind(&t.provider)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if inserted == 0 {
+                    // A walk is queued already: move it up to webhook priority.
+                    sqlx::query(
+                        "UPDATE sync_jobs SET priority = 1, run_at = CASE WHEN run_at < $1 THEN run_at ELSE $1 END \
+                         WHERE integration_id = $2 AND status = 'PENDING' AND mode <> 'resource' AND priority > 1",
+                    )
+                    .bind(now)
+                    .bind(&t.integration_id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        if !targets.is_empty() {
+            self.wake_workers();
+        }
+        Ok(true)
+    }
+
+    /// Forget processed deliveries recorded before `before` (ms); their delivery ids
+    /// stop counting as seen. Returns how many went.
+    pub async fn prune_deliveries(&self, before: i64) -> anyhow::Result<u64> {
+        Ok(sqlx::query(
+            "DELETE FROM webhook_deliveries WHERE state <> 'PENDING' AND received_at < $1",
+        )
+        .bind(before)
+        .execute(self.pool())
+        .await?
+        .rows_affected())
+    }
+}

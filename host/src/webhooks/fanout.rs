@@ -1,0 +1,130 @@
+//! The webhook worker: routes recorded deliveries to integrations (the one the callback
+//! URL named, or every integration of the account the plugin named) and fans each out
+//! into jobs, marking it processed in the same transaction.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use super::Intake;
+use crate::db::{Db, Delivery, Integration, Target, status};
+
+/// Deliveries routed per round.
+const BATCH: i64 = 256;
+/// How often an idle worker looks anyway (deliveries recorded by other replicas).
+const POLL: Duration = Duration::from_secs(1);
+/// Processed deliveries are kept this long: a redelivery within it is a duplicate.
+const RETENTION_MS: i64 = 7 * 24 * 3_600_000;
+
+/// Routes and fans out recorded deliveries.
+#[derive(Clone)]
+pub struct Fanout {
+    db: Db,
+    wake: Arc<Notify>,
+}
+
+/// What a round did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Round {
+    /// Deliveries turned into jobs.
+    pub done: usize,
+    /// Deliveries that matched no integration taking work.
+    pub unmatched: usize,
+}
+
+impl Fanout {
+    /// A worker over `db`, woken by `intake` when this process records deliveries.
+    pub fn new(db: Db, intake: &Intake) -> Fanout {
+        Fanout {
+            db,
+            wake: intake.notifier(),
+        }
+    }
+
+    /// Route one batch of pending deliveries.
+    pub async fn run_once(&self) -> anyhow::Result<Round> {
+        let mut round = Round::default();
+        for d in self.db.pending_deliveries(BATCH).await? {
+            let targets = self.targets(&d).await?;
+            if !self.db.fan_out(&d, &targets).await? {
+                continue; // another worker had it
+            }
+            if targets.is_empty() {
+                round.unmatched += 1;
+                crate::metrics::webhook(&d.provider, "unmatched");
+                tracing::warn!(provider = %d.provider, account = ?d.account_id, delivery = %d.id,
+                    "webhook delivery matched no integration that takes work");
+            } else {
+                round.done += 1;
+            }
+        }
+        Ok(round)
+    }
+
+    /// Route until nothing is pending.
+    pub async fn drain(&self) -> anyhow::Result<Round> {
+        let mut total = Round::default();
+        loop {
+            let r = self.run_once().await?;
+            if r == Round::default() {
+                return Ok(total);
+            }
+            total.done += r.done;
+            total.unmatched += r.unmatched;
+        }
+    }
+
+    /// Run until `stop` resolves: drain, then wait for a wake-up or the poll interval.
+    pub async fn run(self, stop: impl std::future::Future<Output = ()>) {
+        tokio::pin!(stop);
+        let mut last_prune = 0i64;
+        loop {
+            if let Err(e) = self.drain().await {
+                tracing::error!(error = %e, "webhook fan-out failed; retrying");
+            }
+            let now = crate::db::now_ms();
+            if now - last_prune > 3_600_000 {
+                last_prune = now;
+                match self.db.prune_deliveries(now - RETENTION_MS).await {
+                    Ok(n) if n > 0 => tracing::info!(n, "old webhook deliveries pruned"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "pruning webhook deliveries failed"),
+                }
+            }
+            tokio::select! {
+                _ = &mut stop => return,
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(POLL) => {}
+            }
+        }
+    }
+
+    async fn targets(&self, d: &Delivery) -> anyhow::Result<Vec<Target>> {
+        let rows = match (&d.integration_id, &d.account_id) {
+            (Some(id), _) => self.db.integration_by_id(id).await?.into_iter().collect(),
+            (None, Some(account)) => {
+                self.db
+                    .integrations_by_account(&d.provider, account)
+                    .await?
+            }
+            (None, None) => Vec::new(),
+        };
+        Ok(rows
+            .into_iter()
+            .filter(|r| r.provider == d.provider && takes_work(r))
+            .map(|r| Target {
+                integration_id: r.id,
+                provider: r.provider,
+            })
+            .collect())
+    }
+}
+
+/// Paused, disconnected and token-expired integrations take no work from webhooks.
+fn takes_work(row: &Integration) -> bool {
+    !matches!(
+        row.status.as_str(),
+        status::PAUSED | status::DISCONNECTED | status::TOKEN_EXPIRED
+    )
+}

@@ -1,0 +1,160 @@
+//! Webhook intake: verified deliveries are written to the delivery log in group commits
+//! (one transaction for everything that arrived while the previous one was committing),
+//! and the provider gets its 2xx only once its delivery is durable. Routing and fan-out
+//! into jobs happen later in [`Fanout`], so an answer never waits on them.
+//! [`Subscriptions`] registers, renews and removes the webhooks at the providers.
+
+mod fanout;
+mod subscriptions;
+
+use std::sync::Arc;
+
+use tokio::sync::{Notify, mpsc, oneshot};
+
+pub use fanout::{Fanout, Round};
+pub use subscriptions::{Subscriptions, renew_at};
+
+use crate::db::{Db, NewDelivery};
+
+/// Most deliveries written by one commit.
+const MAX_BATCH: usize = 1024;
+/// Deliveries waiting for a commit before callers wait for room (back-pressure).
+const QUEUE: usize = 16 * 1024;
+
+/// What became of a delivery handed to the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// Durable and waiting for fan-out.
+    New,
+    /// Its delivery id was recorded before: acknowledged without new work.
+    Duplicate,
+}
+
+type Reply = oneshot::Sender<Result<bool, String>>;
+
+/// The delivery log's writer: one task commits batches; callers await their batch.
+pub struct Intake {
+    tx: mpsc::Sender<(NewDelivery, Reply)>,
+    recorded: Arc<Notify>,
+}
+
+impl Intake {
+    /// Start the committer on the current tokio runtime.
+    pub fn start(db: Db) -> Arc<Intake> {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let recorded = Arc::new(Notify::new());
+        tokio::spawn(commit_loop(db, rx, recorded.clone()));
+        Arc::new(Intake { tx, recorded })
+    }
+
+    /// Record a delivery; returns once it is committed (or known as a duplicate).
+    pub async fn record(&self, delivery: NewDelivery) -> anyhow::Result<Recorded> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send((delivery, reply))
+            .await
+            .map_err(|_| anyhow::anyhow!("the delivery log is closed"))?;
+        match answer.await {
+            Ok(Ok(true)) => Ok(Recorded::New),
+            Ok(Ok(false)) => Ok(Recorded::Duplicate),
+            Ok(Err(e)) => Err(anyhow::anyhow!("recording the delivery failed: {e}")),
+            Err(_) => Err(anyhow::anyhow!("the delivery log stopped")),
+        }
+    }
+
+    /// Resolves when this process recorded new deliveries since the last wake-up.
+    pub async fn recorded(&self) {
+        self.recorded.notified().await;
+    }
+
+    /// The notifier [`Fanout`] waits on.
+    pub(crate) fn notifier(&self) -> Arc<Notify> {
+        self.recorded.clone()
+    }
+}
+
+async fn commit_loop(db: Db, mut rx: mpsc::Receiver<(NewDelivery, Reply)>, recorded: Arc<Notify>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let (deliveries, replies): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut batch).into_iter().unzip();
+        let started = std::time::Instant::now();
+        match db.record_deliveries(&deliveries).await {
+            Ok(fresh) => {
+                crate::metrics::delivery_batch(deliveries.len(), started.elapsed());
+                if fresh.iter().any(|f| *f) {
+                    recorded.notify_one();
+                }
+                for (reply, new) in replies.into_iter().zip(fresh) {
+                    let _ = reply.send(Ok(new));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, n = deliveries.len(), "webhook deliveries not recorded");
+                for reply in replies {
+                    let _ = reply.send(Err(e.to_string()));
+                }
+            }
+        }
+    }
+}
+
+/// The provider's id for a delivery, from the headers the providers document for it
+/// (GitHub `X-GitHub-Delivery`, GitLab `X-Gitlab-Event-UUID`, Standard Webhooks
+/// `webhook-id`, Google channels `X-Goog-Channel-ID` + `X-Goog-Message-Number`). Ids
+/// carried in bodies (Slack `event_id`, Pub/Sub `messageId`) are the plugin's to name.
+pub fn delivery_id_from_headers(headers: &[(String, String)]) -> Option<String> {
+    let get = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim())
+            .filter(|v| !v.is_empty())
+    };
+    if let (Some(channel), Some(n)) = (get("x-goog-channel-id"), get("x-goog-message-number")) {
+        return Some(format!("{channel}:{n}"));
+    }
+    ["x-github-delivery", "x-gitlab-event-uuid", "webhook-id"]
+        .iter()
+        .find_map(|h| get(h))
+        .map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn works_when_delivery_ids_come_from_documented_headers() {
+        assert_eq!(
+            delivery_id_from_headers(&h(&[(
+                "X-GitHub-Delivery",
+                "72d3162e-cc78-11e3-81ab-4c9367dc0958"
+            )])),
+            Some("72d3162e-cc78-11e3-81ab-4c9367dc0958".into())
+        );
+        assert_eq!(
+            delivery_id_from_headers(&h(&[
+                ("X-Goog-Channel-ID", "ch-1"),
+                ("X-Goog-Message-Number", "7")
+            ])),
+            Some("ch-1:7".into())
+        );
+        assert_eq!(
+            delivery_id_from_headers(&h(&[("webhook-id", "msg_1")])),
+            Some("msg_1".into())
+        );
+        assert_eq!(
+            delivery_id_from_headers(&h(&[("x-github-delivery", " ")])),
+            None
+        );
+        assert_eq!(delivery_id_from_headers(&h(&[("content-type", "x")])), None);
+    }
+}

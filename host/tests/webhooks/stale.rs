@@ -1,0 +1,84 @@
+//! No stale overwrite: whichever of a webhook job and a walk writes last, the index keeps
+//! the content with the newest modified time the provider gave.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use tributary::sync::{EngineConfig, NoopSink, Outcome, SyncEngine};
+use tributary::webhooks::Fanout;
+
+use super::common::*;
+use super::*;
+
+fn hash(id: &str, body: &str) -> String {
+    tributary_sdk::Content::text(id, "item", id, body).content_hash
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn works_when_older_content_never_replaces_newer() {
+    let s = serve_host(None, &["paged"], false).await;
+    let api: Shared = Arc::default();
+    let addr = fake_api(api.clone()).await;
+    let services = s.state.runtime.services();
+    services
+        .set_settings("paged", base_override("https://api.paged.test", addr))
+        .await
+        .unwrap();
+    services.set_secret("paged", "webhook_secret", "hook-secret");
+    let db = s.state.db();
+    let row = user_integration(db, "stale@t.test", "paged").await;
+    let engine = SyncEngine::new(
+        s.state.runtime.clone(),
+        Arc::new(NoopSink),
+        EngineConfig::default(),
+    );
+    let fanout = Fanout::new(db.clone(), &s.state.webhooks);
+    let hook = format!("{}/api/webhooks/integrations/paged/{}", s.base, row.id);
+    let held = async || db.synced_all(&row.id).await.unwrap()[0].1.clone();
+    let run_all = async || {
+        while let Some((_, o)) = engine.run_once().await.unwrap() {
+            assert_eq!(o, Outcome::Completed);
+        }
+    };
+    let webhook = async || {
+        assert_eq!(post(&hook, &json!({"changed": ["x"]}), None).await.0, 200);
+        fanout.drain().await.unwrap();
+        run_all().await;
+    };
+
+    // A webhook brings version 5.
+    api.lock().unwrap().put("x", "new", 5);
+    webhook().await;
+    assert_eq!(held().await, hash("x", "new"));
+    // A walk that read the resource before that change (modified 2) does not win.
+    api.lock().unwrap().put("x", "old", 2);
+    db.request_sync(&row.id, "paged", "full", "manual")
+        .await
+        .unwrap();
+    run_all().await;
+    assert_eq!(
+        held().await,
+        hash("x", "new"),
+        "the walk's older read was dropped"
+    );
+    assert_eq!(
+        db.synced_all(&row.id).await.unwrap().len(),
+        1,
+        "and not deleted"
+    );
+    // Newer content from a walk replaces it.
+    api.lock().unwrap().put("x", "newer", 9);
+    db.request_sync(&row.id, "paged", "full", "manual")
+        .await
+        .unwrap();
+    run_all().await;
+    assert_eq!(held().await, hash("x", "newer"));
+    // A late webhook fetch of something older does not win either.
+    api.lock().unwrap().put("x", "late", 7);
+    webhook().await;
+    assert_eq!(held().await, hash("x", "newer"));
+    // Equal times are not older: the content moved on without a new time.
+    api.lock().unwrap().put("x", "same time", 9);
+    webhook().await;
+    assert_eq!(held().await, hash("x", "same time"));
+}
