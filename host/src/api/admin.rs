@@ -82,6 +82,7 @@ pub async fn put_registry(
         entry.default_config = c;
     }
     state.db().put_registry_entry(&entry).await?;
+    state.webhooks.forget_provider(&provider);
     Ok(Json(entry))
 }
 

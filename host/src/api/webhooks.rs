@@ -105,8 +105,8 @@ async fn receive_inner(
     let row = match (plugin.manifest.webhook, integration_id) {
         (WebhookRouting::PerIntegration, Some(id)) => Some(
             state
-                .db()
-                .integration_by_id(id)
+                .webhooks
+                .integration(id)
                 .await?
                 .filter(|r| r.provider == provider && r.status != status::DISCONNECTED)
                 .ok_or_else(unknown)?,
@@ -114,7 +114,7 @@ async fn receive_inner(
         (WebhookRouting::PerApp, None) => None,
         _ => return Err(unknown()),
     };
-    if !state.db().registry_entry(provider).await?.enabled {
+    if !state.webhooks.provider_enabled(provider).await? {
         return Err(unknown());
     }
     let integration = row

@@ -173,90 +173,22 @@ impl Db {
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
-    /// Turn a delivery into jobs for `targets` and mark it processed, in one transaction:
-    /// resource jobs (collapsed per resource while pending) and an incremental walk at
-    /// webhook priority. False when another worker processed it first (nothing written).
-    pub async fn fan_out(&self, d: &Delivery, targets: &[Target]) -> anyhow::Result<bool> {
+    /// Turn deliveries into jobs for their targets and mark them processed, all in one
+    /// transaction: resource jobs (collapsed per resource while pending) and incremental
+    /// walks at webhook priority. For each, false when another worker processed it first
+    /// (nothing written for it).
+    pub async fn fan_out(&self, batch: &[(Delivery, Vec<Target>)]) -> anyhow::Result<Vec<bool>> {
         let now = now_ms();
-        let state = if targets.is_empty() {
-            delivery_state::UNMATCHED
-        } else {
-            delivery_state::DONE
-        };
         let mut tx = self.pool().begin().await?;
-        // First, so that on PostgreSQL a racing worker waits on this row and then finds
-        // it processed.
-        let claimed = sqlx::query(
-            "UPDATE webhook_deliveries SET state = $1, queued = $2, processed_at = $3 WHERE id = $4 AND state = 'PENDING'",
-        )
-        .bind(state)
-        .bind(targets.len() as i64)
-        .bind(now)
-        .bind(&d.id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if !claimed {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        let changes = d
-            .work
-            .upserts
-            .iter()
-            .map(|id| (id, "upsert"))
-            .chain(d.work.deletes.iter().map(|id| (id, "delete")));
-        for (id, action) in changes {
-            for t in targets {
-                sqlx::query(
-                    "INSERT INTO sync_jobs (id, integration_id, provider, mode, trigger, status, created_at, priority, \
-                     run_at, external_id, action) VALUES ($1, $2, $3, 'resource', 'webhook', 'PENDING', $4, 1, $4, $5, $6) \
-                     ON CONFLICT (integration_id, external_id) WHERE status = 'PENDING' AND mode = 'resource' \
-                     DO UPDATE SET action = excluded.action",
-                )
-                .bind(uuid::Uuid::new_v4().to_string())
-                .bind(&t.integration_id)
-                .bind(&t.provider)
-                .bind(now)
-                .bind(id)
-                .bind(action)
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
-        if d.work.sync {
-            for t in targets {
-                let inserted = sqlx::query(
-                    "INSERT INTO sync_jobs (id, integration_id, provider, mode, trigger, status, created_at, priority, run_at) \
-                     VALUES ($1, $2, $3, 'incremental', 'webhook', 'PENDING', $4, 1, $4) \
-                     ON CONFLICT (integration_id) WHERE status IN ('PENDING', 'RUNNING') AND mode <> 'resource' DO NOTHING",
-                )
-                .bind(uuid::Uuid::new_v4().to_string())
-                .bind(&t.integration_id)
-                .bind(&t.provider)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if inserted == 0 {
-                    // A walk is queued already: move it up to webhook priority.
-                    sqlx::query(
-                        "UPDATE sync_jobs SET priority = 1, run_at = CASE WHEN run_at < $1 THEN run_at ELSE $1 END \
-                         WHERE integration_id = $2 AND status = 'PENDING' AND mode <> 'resource' AND priority > 1",
-                    )
-                    .bind(now)
-                    .bind(&t.integration_id)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-            }
+        let mut done = Vec::with_capacity(batch.len());
+        for (d, targets) in batch {
+            done.push(fan_out_one(&mut tx, now, d, targets).await?);
         }
         tx.commit().await?;
-        if !targets.is_empty() {
+        if batch.iter().zip(&done).any(|((_, t), ok)| *ok && !t.is_empty()) {
             self.wake_workers();
         }
-        Ok(true)
+        Ok(done)
     }
 
     /// Forget processed deliveries recorded before `before` (ms); their delivery ids
@@ -270,4 +202,85 @@ impl Db {
         .await?
         .rows_affected())
     }
+}
+
+async fn fan_out_one(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    now: i64,
+    d: &Delivery,
+    targets: &[Target],
+) -> anyhow::Result<bool> {
+    let state = if targets.is_empty() {
+        delivery_state::UNMATCHED
+    } else {
+        delivery_state::DONE
+    };
+    // First, so that on PostgreSQL a racing worker waits on this row and then finds it
+    // processed.
+    let claimed = sqlx::query(
+        "UPDATE webhook_deliveries SET state = $1, queued = $2, processed_at = $3 WHERE id = $4 AND state = 'PENDING'",
+    )
+    .bind(state)
+    .bind(targets.len() as i64)
+    .bind(now)
+    .bind(&d.id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if !claimed {
+        return Ok(false);
+    }
+    let changes = d
+        .work
+        .upserts
+        .iter()
+        .map(|id| (id, "upsert"))
+        .chain(d.work.deletes.iter().map(|id| (id, "delete")));
+    for (id, action) in changes {
+        for t in targets {
+            sqlx::query(
+                "INSERT INTO sync_jobs (id, integration_id, provider, mode, trigger, status, created_at, priority, \
+                 run_at, external_id, action) VALUES ($1, $2, $3, 'resource', 'webhook', 'PENDING', $4, 1, $4, $5, $6) \
+                 ON CONFLICT (integration_id, external_id) WHERE status = 'PENDING' AND mode = 'resource' \
+                 DO UPDATE SET action = excluded.action",
+            )
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(&t.integration_id)
+            .bind(&t.provider)
+            .bind(now)
+            .bind(id)
+            .bind(action)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    if d.work.sync {
+        for t in targets {
+            let inserted = sqlx::query(
+                "INSERT INTO sync_jobs (id, integration_id, provider, mode, trigger, status, created_at, priority, run_at) \
+                 VALUES ($1, $2, $3, 'incremental', 'webhook', 'PENDING', $4, 1, $4) \
+                 ON CONFLICT (integration_id) WHERE status IN ('PENDING', 'RUNNING') AND mode <> 'resource' DO NOTHING",
+            )
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(&t.integration_id)
+            .bind(&t.provider)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+            if inserted == 0 {
+                // A walk is queued already: move it up to webhook priority.
+                sqlx::query(
+                    "UPDATE sync_jobs SET priority = 1, run_at = CASE WHEN run_at < $1 THEN run_at ELSE $1 END \
+                     WHERE integration_id = $2 AND status = 'PENDING' AND mode <> 'resource' AND priority > 1",
+                )
+                .bind(now)
+                .bind(&t.integration_id)
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+    }
+    Ok(true)
 }

@@ -2,6 +2,7 @@
 //! URL named, or every integration of the account the plugin named) and fans each out
 //! into jobs, marking it processed in the same transaction.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,12 +43,30 @@ impl Fanout {
         }
     }
 
-    /// Route one batch of pending deliveries.
+    /// Route one batch of pending deliveries (one transaction for the batch).
     pub async fn run_once(&self) -> anyhow::Result<Round> {
         let mut round = Round::default();
+        let mut batch = Vec::new();
+        // Deliveries of one integration or account come in runs: route each once a batch.
+        let mut routes: HashMap<(Option<String>, Option<String>, String), Vec<Target>> = HashMap::new();
         for d in self.db.pending_deliveries(BATCH).await? {
-            let targets = self.targets(&d).await?;
-            if !self.db.fan_out(&d, &targets).await? {
+            let key = (d.integration_id.clone(), d.account_id.clone(), d.provider.clone());
+            let targets = match routes.get(&key) {
+                Some(t) => t.clone(),
+                None => {
+                    let t = self.targets(&d).await?;
+                    routes.insert(key, t.clone());
+                    t
+                }
+            };
+            batch.push((d, targets));
+        }
+        if batch.is_empty() {
+            return Ok(round);
+        }
+        let done = self.db.fan_out(&batch).await?;
+        for ((d, targets), ok) in batch.iter().zip(done) {
+            if !ok {
                 continue; // another worker had it
             }
             if targets.is_empty() {

@@ -7,14 +7,50 @@
 mod fanout;
 mod subscriptions;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, mpsc, oneshot};
 
 pub use fanout::{Fanout, Round};
 pub use subscriptions::{Subscriptions, renew_at};
 
-use crate::db::{Db, NewDelivery};
+use crate::db::{Db, Integration, NewDelivery};
+
+/// How long a looked-up integration or registry entry serves the request path (replicas
+/// and admin changes made elsewhere are followed within it).
+const LOOKUP_TTL: Duration = Duration::from_secs(1);
+/// Entries kept before the lookup caches start over (anyone can send any id).
+const LOOKUP_MAX: usize = 10_000;
+
+/// A small TTL map for the request path.
+struct Lookups<T>(Mutex<HashMap<String, (Instant, T)>>);
+
+impl<T: Clone> Lookups<T> {
+    fn new() -> Self {
+        Lookups(Mutex::new(HashMap::new()))
+    }
+
+    fn get(&self, key: &str) -> Option<T> {
+        let map = self.0.lock().expect("lookup cache");
+        map.get(key)
+            .filter(|(at, _)| at.elapsed() < LOOKUP_TTL)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn put(&self, key: &str, value: T) {
+        let mut map = self.0.lock().expect("lookup cache");
+        if map.len() >= LOOKUP_MAX {
+            map.clear();
+        }
+        map.insert(key.to_string(), (Instant::now(), value));
+    }
+
+    fn forget(&self, key: &str) {
+        self.0.lock().expect("lookup cache").remove(key);
+    }
+}
 
 /// Most deliveries written by one commit.
 const MAX_BATCH: usize = 1024;
@@ -36,6 +72,9 @@ type Reply = oneshot::Sender<Result<bool, String>>;
 pub struct Intake {
     tx: mpsc::Sender<(NewDelivery, Reply)>,
     recorded: Arc<Notify>,
+    db: Db,
+    integrations: Lookups<Option<Integration>>,
+    enabled: Lookups<bool>,
 }
 
 impl Intake {
@@ -43,8 +82,39 @@ impl Intake {
     pub fn start(db: Db) -> Arc<Intake> {
         let (tx, rx) = mpsc::channel(QUEUE);
         let recorded = Arc::new(Notify::new());
-        tokio::spawn(commit_loop(db, rx, recorded.clone()));
-        Arc::new(Intake { tx, recorded })
+        tokio::spawn(commit_loop(db.clone(), rx, recorded.clone()));
+        Arc::new(Intake {
+            tx,
+            recorded,
+            db,
+            integrations: Lookups::new(),
+            enabled: Lookups::new(),
+        })
+    }
+
+    /// The integration `id` as the request path sees it (read at most once a second).
+    pub async fn integration(&self, id: &str) -> anyhow::Result<Option<Integration>> {
+        if let Some(row) = self.integrations.get(id) {
+            return Ok(row);
+        }
+        let row = self.db.integration_by_id(id).await?;
+        self.integrations.put(id, row.clone());
+        Ok(row)
+    }
+
+    /// Whether the admin offers `provider` (read at most once a second).
+    pub async fn provider_enabled(&self, provider: &str) -> anyhow::Result<bool> {
+        if let Some(on) = self.enabled.get(provider) {
+            return Ok(on);
+        }
+        let on = self.db.registry_entry(provider).await?.enabled;
+        self.enabled.put(provider, on);
+        Ok(on)
+    }
+
+    /// Drop what this process remembers of `provider`'s registry entry (after a change).
+    pub fn forget_provider(&self, provider: &str) {
+        self.enabled.forget(provider);
     }
 
     /// Record a delivery; returns once it is committed (or known as a duplicate).

@@ -99,6 +99,8 @@ async fn errors_when_deliveries_are_refused_with_their_exact_codes() {
     let mut entry = db.registry_entry("paged").await.unwrap();
     entry.enabled = false;
     db.put_registry_entry(&entry).await.unwrap();
+    // Changed behind the API's back (as another replica would): followed within a second.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
     let (code, _, body) = post(&hook, &json!({"changed": ["a"]}), None).await;
     assert_eq!(code, 404);
     let err: Value = serde_json::from_slice(&body).unwrap();
