@@ -185,7 +185,11 @@ impl Db {
             done.push(fan_out_one(&mut tx, now, d, targets).await?);
         }
         tx.commit().await?;
-        if batch.iter().zip(&done).any(|((_, t), ok)| *ok && !t.is_empty()) {
+        if batch
+            .iter()
+            .zip(&done)
+            .any(|((_, t), ok)| *ok && !t.is_empty())
+        {
             self.wake_workers();
         }
         Ok(done)

@@ -48,9 +48,14 @@ impl Fanout {
         let mut round = Round::default();
         let mut batch = Vec::new();
         // Deliveries of one integration or account come in runs: route each once a batch.
-        let mut routes: HashMap<(Option<String>, Option<String>, String), Vec<Target>> = HashMap::new();
+        let mut routes: HashMap<(Option<String>, Option<String>, String), Vec<Target>> =
+            HashMap::new();
         for d in self.db.pending_deliveries(BATCH).await? {
-            let key = (d.integration_id.clone(), d.account_id.clone(), d.provider.clone());
+            let key = (
+                d.integration_id.clone(),
+                d.account_id.clone(),
+                d.provider.clone(),
+            );
             let targets = match routes.get(&key) {
                 Some(t) => t.clone(),
                 None => {
