@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
+use super::jobs::{insert_resource_job, insert_walk, raise_walk};
 use super::{Db, now_ms};
 
 /// Delivery states.
@@ -232,6 +233,7 @@ async fn fan_out_one(
     .await?
     .rows_affected()
         == 1;
+    let tx: &mut sqlx::AnyConnection = tx;
     if !claimed {
         return Ok(false);
     }
@@ -243,46 +245,16 @@ async fn fan_out_one(
         .chain(d.work.deletes.iter().map(|id| (id, "delete")));
     for (id, action) in changes {
         for t in targets {
-            sqlx::query(
-                "INSERT INTO sync_jobs (id, integration_id, provider, mode, trigger, status, created_at, priority, \
-                 run_at, external_id, action) VALUES ($1, $2, $3, 'resource', 'webhook', 'PENDING', $4, 1, $4, $5, $6) \
-                 ON CONFLICT (integration_id, external_id) WHERE status = 'PENDING' AND mode = 'resource' \
-                 DO UPDATE SET action = excluded.action",
-            )
-            .bind(uuid::Uuid::new_v4().to_string())
-            .bind(&t.integration_id)
-            .bind(&t.provider)
-            .bind(now)
-            .bind(id)
-            .bind(action)
-            .execute(&mut **tx)
-            .await?;
+            insert_resource_job(tx, &t.integration_id, &t.provider, id, action, now).await?;
         }
     }
     if d.work.sync {
         for t in targets {
-            let inserted = sqlx::query(
-                "INSERT INTO sync_jobs (id, integration_id, provider, mode, trigger, status, created_at, priority, run_at) \
-                 VALUES ($1, $2, $3, 'incremental', 'webhook', 'PENDING', $4, 1, $4) \
-                 ON CONFLICT (integration_id) WHERE status IN ('PENDING', 'RUNNING') AND mode <> 'resource' DO NOTHING",
-            )
-            .bind(uuid::Uuid::new_v4().to_string())
-            .bind(&t.integration_id)
-            .bind(&t.provider)
-            .bind(now)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
-            if inserted == 0 {
+            let job = uuid::Uuid::new_v4().to_string();
+            let (id, provider) = (&t.integration_id, &t.provider);
+            if !insert_walk(tx, &job, id, provider, "incremental", "webhook", 1, now).await? {
                 // A walk is queued already: move it up to webhook priority.
-                sqlx::query(
-                    "UPDATE sync_jobs SET priority = 1, run_at = CASE WHEN run_at < $1 THEN run_at ELSE $1 END \
-                     WHERE integration_id = $2 AND status = 'PENDING' AND mode <> 'resource' AND priority > 1",
-                )
-                .bind(now)
-                .bind(&t.integration_id)
-                .execute(&mut **tx)
-                .await?;
+                raise_walk(tx, id, 1, now).await?;
             }
         }
     }

@@ -125,26 +125,20 @@ impl Db {
         };
         let now = now_ms();
         let id = uuid::Uuid::new_v4().to_string();
-        // The partial unique index keeps one queued-or-running job per integration, even
-        // when replicas race; the loser finds the winner's job below.
-        let inserted = sqlx::query(
-            "INSERT INTO sync_jobs (id, integration_id, provider, mode, trigger, status, created_at, priority, run_at) \
-             VALUES ($1, $2, $3, $4, $5, 'PENDING', $6, $7, $8) \
-             ON CONFLICT (integration_id) WHERE status IN ('PENDING', 'RUNNING') AND mode <> 'resource' DO NOTHING",
+        let mut conn = self.pool().acquire().await?;
+        if insert_walk(
+            &mut conn,
+            &id,
+            integration_id,
+            provider,
+            mode,
+            trigger,
+            priority,
+            now,
         )
-        .bind(&id)
-        .bind(integration_id)
-        .bind(provider)
-        .bind(mode)
-        .bind(trigger)
-        .bind(now)
-        .bind(priority)
-        .bind(now)
-        .execute(self.pool())
         .await?
-        .rows_affected()
-            == 1;
-        if inserted {
+        {
+            drop(conn);
             self.wake_workers();
             let job = self
                 .sync_job(&id)
@@ -152,22 +146,15 @@ impl Db {
                 .ok_or_else(|| anyhow::anyhow!("job vanished"))?;
             return Ok((job, true));
         }
+        raise_walk(&mut conn, integration_id, priority, now).await?;
         let sql = format!(
             "SELECT {COLUMNS} FROM sync_jobs WHERE integration_id = $1 AND status IN ('PENDING', 'RUNNING') \
              AND mode <> 'resource' LIMIT 1"
         );
         let existing = job(&sqlx::query(&sql)
             .bind(integration_id)
-            .fetch_one(self.pool())
+            .fetch_one(&mut *conn)
             .await?);
-        if existing.status == "PENDING" && priority < existing.priority {
-            sqlx::query("UPDATE sync_jobs SET priority = $1, run_at = $2 WHERE id = $3 AND status = 'PENDING'")
-                .bind(priority)
-                .bind(now.min(existing.run_at))
-                .bind(&existing.id)
-                .execute(self.pool())
-                .await?;
-        }
         Ok((existing, false))
     }
 
@@ -225,21 +212,17 @@ impl Db {
         external_id: &str,
         action: &str,
     ) -> anyhow::Result<()> {
-        let now = now_ms();
-        sqlx::query(
-            "INSERT INTO sync_jobs (id, integration_id, provider, mode, trigger, status, created_at, priority, run_at, \
-             external_id, action) VALUES ($1, $2, $3, 'resource', 'webhook', 'PENDING', $4, 1, $4, $5, $6) \
-             ON CONFLICT (integration_id, external_id) WHERE status = 'PENDING' AND mode = 'resource' \
-             DO UPDATE SET action = excluded.action",
+        let mut conn = self.pool().acquire().await?;
+        insert_resource_job(
+            &mut conn,
+            integration_id,
+            provider,
+            external_id,
+            action,
+            now_ms(),
         )
-        .bind(uuid::Uuid::new_v4().to_string())
-        .bind(integration_id)
-        .bind(provider)
-        .bind(now)
-        .bind(external_id)
-        .bind(action)
-        .execute(self.pool())
         .await?;
+        drop(conn);
         self.wake_workers();
         Ok(())
     }
@@ -341,4 +324,82 @@ impl Db {
             success_rate,
         })
     }
+}
+
+/// Queue a walk unless the integration has one pending or running (the partial unique
+/// index keeps one per integration, even when replicas race). True when inserted.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn insert_walk(
+    conn: &mut sqlx::AnyConnection,
+    id: &str,
+    integration_id: &str,
+    provider: &str,
+    mode: &str,
+    trigger: &str,
+    priority: i64,
+    now: i64,
+) -> anyhow::Result<bool> {
+    Ok(sqlx::query(
+        "INSERT INTO sync_jobs (id, integration_id, provider, mode, trigger, status, created_at, priority, run_at) \
+         VALUES ($1, $2, $3, $4, $5, 'PENDING', $6, $7, $8) \
+         ON CONFLICT (integration_id) WHERE status IN ('PENDING', 'RUNNING') AND mode <> 'resource' DO NOTHING",
+    )
+    .bind(id)
+    .bind(integration_id)
+    .bind(provider)
+    .bind(mode)
+    .bind(trigger)
+    .bind(now)
+    .bind(priority)
+    .bind(now)
+    .execute(conn)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// Move the integration's pending walk up to `priority` (and its start to now at the
+/// latest) when it is less urgent.
+pub(super) async fn raise_walk(
+    conn: &mut sqlx::AnyConnection,
+    integration_id: &str,
+    priority: i64,
+    now: i64,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE sync_jobs SET priority = $1, run_at = CASE WHEN run_at < $2 THEN run_at ELSE $2 END \
+         WHERE integration_id = $3 AND status = 'PENDING' AND mode <> 'resource' AND priority > $1",
+    )
+    .bind(priority)
+    .bind(now)
+    .bind(integration_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Queue a resource job, collapsed into the pending one of the same resource.
+pub(super) async fn insert_resource_job(
+    conn: &mut sqlx::AnyConnection,
+    integration_id: &str,
+    provider: &str,
+    external_id: &str,
+    action: &str,
+    now: i64,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO sync_jobs (id, integration_id, provider, mode, trigger, status, created_at, priority, run_at, \
+         external_id, action) VALUES ($1, $2, $3, 'resource', 'webhook', 'PENDING', $4, 1, $4, $5, $6) \
+         ON CONFLICT (integration_id, external_id) WHERE status = 'PENDING' AND mode = 'resource' \
+         DO UPDATE SET action = excluded.action",
+    )
+    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(integration_id)
+    .bind(provider)
+    .bind(now)
+    .bind(external_id)
+    .bind(action)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
