@@ -11,7 +11,8 @@ CREATE TABLE webhook_deliveries (
     outcome TEXT NOT NULL,
     state TEXT NOT NULL,
     queued BIGINT NOT NULL DEFAULT 0,
-    processed_at BIGINT
+    processed_at BIGINT,
+    error TEXT
 );
 CREATE UNIQUE INDEX webhook_deliveries_delivery ON webhook_deliveries (provider, delivery_id);
 CREATE INDEX webhook_deliveries_state ON webhook_deliveries (state, received_at);

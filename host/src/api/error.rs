@@ -95,9 +95,6 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(e) = &self {
             tracing::error!(error = %format!("{e:#}"), "internal error");
         }
-        if let ApiError::Unavailable(e) = &self {
-            tracing::error!(error = %e, "unavailable");
-        }
         let body = json!({ "error": { "code": self.code(), "message": self.to_string() } });
         (self.status(), Json(body)).into_response()
     }

@@ -152,8 +152,13 @@ async fn receive_inner(
                 answer_body["duplicate"] = true.into();
                 label = "duplicate";
             }
-            // No 2xx: the provider delivers again later.
-            Err(e) => return Err(ApiError::Unavailable(format!("{e:#}"))),
+            // No 2xx: the provider delivers again later. The cause goes to our log only.
+            Err(e) => {
+                tracing::error!(provider, error = %format!("{e:#}"), "webhook delivery not recorded");
+                return Err(ApiError::Unavailable(
+                    "the delivery could not be recorded; deliver it again".into(),
+                ));
+            }
         }
     }
     let response = match outcome.response {

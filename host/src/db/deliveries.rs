@@ -16,6 +16,8 @@ pub mod delivery_state {
     pub const DONE: &str = "DONE";
     /// Routed to no integration that takes work (counted and listed for admins).
     pub const UNMATCHED: &str = "UNMATCHED";
+    /// Its fan-out failed on its own (the error is kept; listed for admins).
+    pub const FAILED: &str = "FAILED";
 }
 
 /// What a verified delivery asks for, as recorded.
@@ -64,12 +66,14 @@ pub struct Delivery {
     pub delivery_id: Option<String>,
     /// When it was recorded (ms).
     pub received_at: i64,
-    /// PENDING, DONE or UNMATCHED.
+    /// PENDING, DONE, UNMATCHED or FAILED.
     pub state: String,
     /// How many integrations it was fanned out to.
     pub queued: i64,
     /// When it was routed (ms).
     pub processed_at: Option<i64>,
+    /// Why its fan-out failed (FAILED).
+    pub error: Option<String>,
     /// Resources it announced (changed and deleted).
     pub changes: usize,
     /// Whether it asked for an incremental walk.
@@ -79,7 +83,8 @@ pub struct Delivery {
     pub work: DeliveryWork,
 }
 
-const COLUMNS: &str = "id, provider, integration_id, account_id, delivery_id, received_at, outcome, state, queued, processed_at";
+const COLUMNS: &str = "id, provider, integration_id, account_id, delivery_id, received_at, outcome, state, queued, \
+     processed_at, error";
 
 fn delivery(r: &sqlx::any::AnyRow) -> Delivery {
     let work: DeliveryWork = serde_json::from_str(&r.get::<String, _>(6)).unwrap_or_default();
@@ -93,6 +98,7 @@ fn delivery(r: &sqlx::any::AnyRow) -> Delivery {
         state: r.get(7),
         queued: r.get(8),
         processed_at: r.get(9),
+        error: r.get(10),
         changes: work.upserts.len() + work.deletes.len(),
         sync_requested: work.sync,
         work,
@@ -194,6 +200,21 @@ impl Db {
             self.wake_workers();
         }
         Ok(done)
+    }
+
+    /// Set a delivery whose fan-out fails on its own aside as FAILED with the reason, so
+    /// it does not hold up the deliveries behind it.
+    pub async fn fail_delivery(&self, id: &str, reason: &str) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE webhook_deliveries SET state = 'FAILED', processed_at = $1, error = $2 \
+             WHERE id = $3 AND state = 'PENDING'",
+        )
+        .bind(now_ms())
+        .bind(reason)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
     }
 
     /// Forget processed deliveries recorded before `before` (ms); their delivery ids

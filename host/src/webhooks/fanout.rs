@@ -32,6 +32,8 @@ pub struct Round {
     pub done: usize,
     /// Deliveries that matched no integration taking work.
     pub unmatched: usize,
+    /// Deliveries whose fan-out failed on their own (set aside as FAILED).
+    pub failed: usize,
 }
 
 impl Fanout {
@@ -69,7 +71,35 @@ impl Fanout {
         if batch.is_empty() {
             return Ok(round);
         }
-        let done = self.db.fan_out(&batch).await?;
+        let done = match self.db.fan_out(&batch).await {
+            Ok(done) => done,
+            // One bad delivery must not hold up the rest: one at a time, and what fails
+            // alone is set aside as FAILED with its reason.
+            Err(e) if batch.len() > 1 => {
+                tracing::warn!(error = %format!("{e:#}"), "webhook fan-out of a batch failed; one at a time");
+                let mut done = Vec::with_capacity(batch.len());
+                for item in &batch {
+                    match self.db.fan_out(std::slice::from_ref(item)).await {
+                        Ok(d) => done.extend(d),
+                        Err(e) => {
+                            let reason = format!("{e:#}");
+                            tracing::error!(delivery = %item.0.id, error = %reason, "webhook delivery set aside");
+                            self.db.fail_delivery(&item.0.id, &reason).await?;
+                            round.failed += 1;
+                            done.push(false);
+                        }
+                    }
+                }
+                done
+            }
+            Err(e) => {
+                let reason = format!("{e:#}");
+                tracing::error!(delivery = %batch[0].0.id, error = %reason, "webhook delivery set aside");
+                self.db.fail_delivery(&batch[0].0.id, &reason).await?;
+                round.failed += 1;
+                vec![false]
+            }
+        };
         for ((d, targets), ok) in batch.iter().zip(done) {
             if !ok {
                 continue; // another worker had it
@@ -96,6 +126,7 @@ impl Fanout {
             }
             total.done += r.done;
             total.unmatched += r.unmatched;
+            total.failed += r.failed;
         }
     }
 

@@ -132,3 +132,53 @@ async fn works_when_a_delivery_of_5000_changes_is_answered_before_its_fan_out() 
     assert_eq!(jobs.len(), 5_000);
     assert!(jobs.iter().all(|j| j.is_resource() && j.priority == 1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn works_when_a_delivery_that_cannot_fan_out_is_set_aside_and_the_rest_go_on() {
+    let s = serve_host(None, &["paged"], false).await;
+    s.state
+        .runtime
+        .services()
+        .set_secret("paged", "webhook_secret", "hook-secret");
+    let db = s.state.db();
+    let row = user_integration(db, "poison@t.test", "paged").await;
+    let hook = format!("{}/api/webhooks/integrations/paged/{}", s.base, row.id);
+    // A job for this one resource cannot be written (a trigger stands in for whatever
+    // the database may refuse).
+    let raw = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        s.dir.path().join("tributary.db").display()
+    ))
+    .await
+    .unwrap();
+    sqlx::query(
+        "CREATE TRIGGER poison BEFORE INSERT ON sync_jobs WHEN NEW.external_id = 'poison' \
+         BEGIN SELECT RAISE(ABORT, 'poisoned resource'); END",
+    )
+    .execute(&raw)
+    .await
+    .unwrap();
+    for id in ["ok-1", "poison", "ok-2"] {
+        let (code, _, _) = post(&hook, &json!({ "changed": [id] }), None).await;
+        assert_eq!(code, 200);
+    }
+    let round = Fanout::new(db.clone(), &s.state.webhooks)
+        .drain()
+        .await
+        .unwrap();
+    assert_eq!((round.done, round.failed), (2, 1));
+    let failed = db.deliveries(Some("FAILED"), 10).await.unwrap();
+    assert_eq!(failed.len(), 1);
+    assert!(
+        failed[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("poisoned resource"),
+        "{failed:?}"
+    );
+    let jobs = db.sync_jobs(Some(&row.id), 10).await.unwrap();
+    let mut ids: Vec<_> = jobs.iter().filter_map(|j| j.external_id.clone()).collect();
+    ids.sort();
+    assert_eq!(ids, ["ok-1", "ok-2"]);
+}
