@@ -111,7 +111,8 @@ impl Db {
     /// at the end of its slice gives its worker up only then).
     pub async fn others_waiting(&self, integration: &str) -> anyhow::Result<bool> {
         let row = sqlx::query(
-            "SELECT 1 FROM sync_jobs WHERE status = 'PENDING' AND run_at <= $1 AND integration_id <> $2 LIMIT 1",
+            "SELECT 1 FROM sync_jobs WHERE status = 'PENDING' AND run_at <= $1 \
+             AND (integration_id <> $2 OR mode = 'resource') LIMIT 1",
         )
         .bind(now_ms())
         .bind(integration)

@@ -206,13 +206,21 @@ impl Db {
         Ok(true)
     }
 
-    /// Resources of an integration that `job` did not see.
-    pub async fn unseen(&self, integration: &str, job: &str) -> anyhow::Result<Vec<String>> {
+    /// Resources of an integration that `job` did not see and nothing wrote since
+    /// `started` (ms): a resource a webhook job wrote while the walk ran is not "unseen".
+    pub async fn unseen(
+        &self,
+        integration: &str,
+        job: &str,
+        started: i64,
+    ) -> anyhow::Result<Vec<String>> {
         let rows = sqlx::query(
-            "SELECT external_id FROM synced_resources WHERE integration_id = $1 AND (seen_job IS NULL OR seen_job <> $2)",
+            "SELECT external_id FROM synced_resources WHERE integration_id = $1 AND (seen_job IS NULL OR seen_job <> $2) \
+             AND last_synced_at < $3",
         )
         .bind(integration)
         .bind(job)
+        .bind(started)
         .fetch_all(self.pool())
         .await?;
         Ok(rows.iter().map(|r| r.get(0)).collect())

@@ -32,13 +32,15 @@ impl SyncEngine {
     }
 
     /// Drop content older than what the index holds (the provider's modified time says
-    /// so); the record stays as it is and counts as seen, so a full walk keeps it.
+    /// so); the record stays as it is. A walk (`seen`) marks it seen so that its end does
+    /// not delete it; a resource job leaves the mark alone (it belongs to the walk).
     pub(super) async fn drop_stale(
         &self,
         row: &Row,
         job: &mut SyncJob,
         write: &mut PageWrite,
         contents: &mut Vec<Content>,
+        seen: bool,
     ) -> Result<usize, Stop> {
         let dated: Vec<&str> = contents
             .iter()
@@ -66,7 +68,9 @@ impl SyncEngine {
         write.upserts.retain(|r| !gone.contains(&r.external_id));
         job.resources_synced -= gone.len() as i64;
         tracing::debug!(job = %job.id, n = gone.len(), "older content than the index holds was not written");
-        write.seen.extend(gone.iter().map(|id| (id.clone(), None)));
+        if seen {
+            write.seen.extend(gone.iter().map(|id| (id.clone(), None)));
+        }
         Ok(gone.len())
     }
 }

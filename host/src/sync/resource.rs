@@ -57,7 +57,8 @@ impl SyncEngine {
                         modified_at: content.updated_at,
                     });
                     let mut contents = vec![content];
-                    self.drop_stale(row, job, &mut write, &mut contents).await?;
+                    self.drop_stale(row, job, &mut write, &mut contents, false)
+                        .await?;
                     let skipped = self.sink.upsert(row, &contents).await?;
                     if let (Some(r), Some(s)) =
                         (write.upserts.first_mut(), skipped.into_iter().next())

@@ -125,7 +125,8 @@ impl SyncEngine {
                 .await?;
             // From here to the commit, no webhook job of this integration writes.
             let _writing = self.writing(&row.id).await;
-            self.drop_stale(row, job, &mut write, &mut contents).await?;
+            self.drop_stale(row, job, &mut write, &mut contents, true)
+                .await?;
             for s in self.sink.upsert(row, &contents).await? {
                 if let Some(r) = write
                     .upserts
@@ -170,7 +171,8 @@ impl SyncEngine {
                 None => {
                     if req.mode == ListMode::Full {
                         // Only now, after a complete walk, is "not seen" the same as "deleted".
-                        let gone = db.unseen(&row.id, &job.id).await?;
+                        let started = job.started_at.unwrap_or(i64::MAX);
+                        let gone = db.unseen(&row.id, &job.id, started).await?;
                         self.sink.delete(row, &gone).await?;
                         db.delete_synced(&row.id, &gone).await?;
                     }

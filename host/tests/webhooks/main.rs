@@ -18,7 +18,7 @@ mod subscriptions;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
@@ -35,6 +35,8 @@ pub struct Item {
 pub struct Api {
     pub items: BTreeMap<String, Item>,
     pub fetches: BTreeMap<String, usize>,
+    /// A fetch of this id says so on `.1` and waits for `.2` (a walk held mid-page).
+    pub hold: Option<(String, Arc<tokio::sync::Notify>, Arc<tokio::sync::Notify>)>,
 }
 
 pub type Shared = Arc<Mutex<Api>>;
@@ -51,18 +53,30 @@ impl Api {
     }
 }
 
-async fn list(State(api): State<Shared>) -> Json<Value> {
+/// Items in id order after `cursor` (the last id of the previous page), `limit` a page.
+async fn list(State(api): State<Shared>, Query(q): Query<BTreeMap<String, String>>) -> Json<Value> {
     let a = api.lock().unwrap();
-    let items: Vec<_> = a
-        .items
+    let limit: usize = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(100);
+    let after = q.get("cursor").cloned().unwrap_or_default();
+    let rest: Vec<_> = a.items.iter().filter(|(id, _)| **id > after).collect();
+    let items: Vec<_> = rest
         .iter()
+        .take(limit)
         .map(|(id, i)| json!({"id": id, "version": i.updated.to_string(), "updated": i.updated}))
         .collect();
-    Json(json!({"items": items, "next": null}))
+    let next = (rest.len() > limit).then(|| rest[limit - 1].0.clone());
+    Json(json!({"items": items, "next": next}))
 }
 
 async fn fetch(State(api): State<Shared>, Path(id): Path<String>) -> axum::response::Response {
     use axum::response::IntoResponse;
+    let hold = api.lock().unwrap().hold.clone();
+    if let Some((held, reached, release)) = hold
+        && held == id
+    {
+        reached.notify_one();
+        release.notified().await;
+    }
     let mut a = api.lock().unwrap();
     *a.fetches.entry(id.clone()).or_default() += 1;
     match a.items.get(&id) {

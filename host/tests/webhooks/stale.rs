@@ -82,3 +82,81 @@ async fn works_when_older_content_never_replaces_newer() {
     webhook().await;
     assert_eq!(held().await, hash("x", "same time"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn works_when_a_resource_a_webhook_wrote_during_a_full_walk_survives_its_end() {
+    let s = serve_host(None, &["paged"], false).await;
+    let api: Shared = Arc::default();
+    let addr = fake_api(api.clone()).await;
+    let services = s.state.runtime.services();
+    services
+        .set_settings("paged", base_override("https://api.paged.test", addr))
+        .await
+        .unwrap();
+    services.set_secret("paged", "webhook_secret", "hook-secret");
+    let db = s.state.db().clone();
+    let row = user_integration(&db, "race@t.test", "paged").await;
+    // One item a page, one page a slice: the walk gives way when other work is due.
+    let config = || EngineConfig {
+        page_size: 1,
+        slice_pages: 1,
+        ..EngineConfig::default()
+    };
+    let walker = Arc::new(SyncEngine::new(
+        s.state.runtime.clone(),
+        Arc::new(NoopSink),
+        config(),
+    ));
+    let hooks = SyncEngine::new(s.state.runtime.clone(), Arc::new(NoopSink), config());
+    let fanout = Fanout::new(db.clone(), &s.state.webhooks);
+    let hook = format!("{}/api/webhooks/integrations/paged/{}", s.base, row.id);
+    let (reached, release) = (
+        Arc::new(tokio::sync::Notify::new()),
+        Arc::new(tokio::sync::Notify::new()),
+    );
+    {
+        let mut a = api.lock().unwrap();
+        a.put("b", "b", 1);
+        a.put("c", "c", 1);
+        a.hold = Some(("b".into(), reached.clone(), release.clone()));
+    }
+    db.request_sync(&row.id, "paged", "full", "manual")
+        .await
+        .unwrap();
+    let walk = tokio::spawn({
+        let walker = walker.clone();
+        async move { walker.run_once().await.unwrap().unwrap().1 }
+    });
+    // The walk listed its first page ("b") and fetches it; meanwhile "a" is created and
+    // announced, behind the walk's position in the listing.
+    reached.notified().await;
+    api.lock().unwrap().put("a", "a", 2);
+    assert_eq!(post(&hook, &json!({"changed": ["a"]}), None).await.0, 200);
+    fanout.drain().await.unwrap();
+    release.notify_one();
+    assert_eq!(
+        walk.await.unwrap(),
+        Outcome::Yielded,
+        "the walk gave way to the webhook job"
+    );
+    assert_eq!(
+        hooks.run_once().await.unwrap().unwrap().1,
+        Outcome::Completed
+    );
+    assert_eq!(
+        walker.run_once().await.unwrap().unwrap().1,
+        Outcome::Completed
+    );
+    let held: Vec<String> = db
+        .synced_all(&row.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(
+        held,
+        ["a", "b", "c"],
+        "the walk's end did not delete what the webhook wrote"
+    );
+}
