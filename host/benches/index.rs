@@ -16,10 +16,10 @@ use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use serde::Deserialize;
-use tributary::bindings::api::{Body, Content};
 use tributary::db::Integration;
 use tributary::index::{EdgeStore, Query};
 use tributary::ingest::{DenseEmbedder, Ingestor, LocalEmbedder, Role, Search};
+use tributary::model::{Body, Content};
 use tributary::sync::Sink;
 
 #[derive(Deserialize)]

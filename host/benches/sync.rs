@@ -18,7 +18,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
-use tributary::bindings::api;
+use tributary::model as api;
 use tributary::runtime::{CallError, Limits};
 use tributary::services::ProviderSettings;
 use tributary::sync::{EngineConfig, NoopSink, Outcome, Source, SyncEngine};
@@ -53,6 +53,12 @@ fn to_host(c: tributary_sdk::Content) -> api::Content {
         body: match c.body {
             tributary_sdk::Body::Text(t) => api::Body::Text(t),
             tributary_sdk::Body::Bytes(b) => api::Body::Bytes(b),
+            tributary_sdk::Body::Download(d) => api::Body::Download(api::Download {
+                url: d.url,
+                headers: d.headers,
+                authenticate: d.authenticate,
+                size: d.size,
+            }),
         },
         mime_type: c.mime_type,
         url: c.url,
@@ -69,7 +75,7 @@ fn to_host(c: tributary_sdk::Content) -> api::Content {
 }
 
 fn native_error(e: tributary_sdk::Error) -> CallError {
-    CallError::Plugin(tributary::bindings::PluginError::Other(format!("{e:?}")))
+    CallError::Plugin(tributary::model::PluginError::Other(format!("{e:?}")))
 }
 
 impl Source for Native {

@@ -12,8 +12,8 @@ use std::time::Duration;
 use governor::clock::{Clock, DefaultClock};
 use sqlx::Row;
 
-use crate::bindings::{PluginError, RateLimit};
 use crate::db::{Backend, Db};
+use crate::model::{PluginError, RateLimit};
 
 /// Longest a request waits for the provider's budget before the plugin is told it is
 /// rate-limited (so the job is delayed instead of holding an instance).

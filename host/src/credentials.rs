@@ -7,7 +7,7 @@ use std::sync::RwLock;
 
 use futures::future::BoxFuture;
 
-use crate::bindings::PluginError;
+use crate::model::PluginError;
 
 /// Kind of credential, as the WIT names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

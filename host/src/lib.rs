@@ -15,6 +15,7 @@ pub mod egress;
 pub mod index;
 pub mod ingest;
 pub mod metrics;
+pub mod model;
 pub mod oauth;
 pub mod runtime;
 pub mod server;

@@ -40,6 +40,9 @@ enum Command {
         /// Let plugins reach loopback and private networks (development only).
         #[arg(long, env = "TRIBUTARY_ALLOW_PRIVATE_EGRESS")]
         allow_private_egress: bool,
+        /// Largest file the host downloads for a plugin (`body.download`), in bytes.
+        #[arg(long, env = "TRIBUTARY_MAX_DOWNLOAD_BYTES", default_value_t = 256 << 20)]
+        max_download_bytes: usize,
         /// Base URL browsers and providers reach this server at (OAuth redirect URIs);
         /// `http://<addr>` when unset.
         #[arg(long, env = "TRIBUTARY_PUBLIC_URL")]
@@ -262,10 +265,12 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve {
             addr,
             allow_private_egress,
+            max_download_bytes,
             public_url,
             frontend_url,
         } => {
             config.allow_private_egress = allow_private_egress;
+            config.max_download_bytes = max_download_bytes;
             config.limits = tributary::runtime::Limits::from_env();
             let listener = tokio::net::TcpListener::bind(&addr)
                 .await

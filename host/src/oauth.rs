@@ -8,10 +8,10 @@ use oauth2::{
 };
 use url::Url;
 
-use crate::bindings::Manifest;
-use crate::bindings::api::{Auth, ClientAuth, Oauth2};
 use crate::crypto::Keyring;
 use crate::db::now_ms;
+use crate::model::Manifest;
+use crate::model::{Auth, ClientAuth, Oauth2};
 use crate::services::Services;
 
 /// Tokens from a code exchange or a refresh.
@@ -198,8 +198,21 @@ pub fn authorize(
     let o = settings(manifest)?;
     let c = client(services, manifest, creds, redirect)?;
     let mut req = c.authorize_url(CsrfToken::new_random);
-    for s in &o.scopes {
-        req = req.add_scope(Scope::new(s.clone()));
+    let separator = o.scope_separator.as_deref().unwrap_or(" ");
+    match o.scope_param.as_deref() {
+        // Providers that read scopes elsewhere or join them otherwise (Slack: `user_scope`,
+        // commas) get them as one extra parameter.
+        Some(param) if param != "scope" => {
+            req = req.add_extra_param(param.to_string(), o.scopes.join(separator));
+        }
+        _ if separator != " " => {
+            req = req.add_extra_param("scope", o.scopes.join(separator));
+        }
+        _ => {
+            for s in &o.scopes {
+                req = req.add_scope(Scope::new(s.clone()));
+            }
+        }
     }
     for (k, v) in &o.extra_params {
         req = req.add_extra_param(k.clone(), v.clone());
@@ -261,8 +274,10 @@ pub async fn exchange(
     if !verifier.is_empty() {
         req = req.set_pkce_verifier(PkceCodeVerifier::new(verifier.to_string()));
     }
-    let t = req.request_async(&services.http).await.map_err(classify)?;
-    Ok(token_set(&t, None, &settings(manifest)?.scopes))
+    let o = settings(manifest)?;
+    let http = reshaping_client(services, o);
+    let t = req.request_async(&http).await.map_err(classify)?;
+    Ok(token_set(&t, None, &o.scopes))
 }
 
 /// Use a refresh token.
@@ -275,9 +290,10 @@ pub async fn refresh(
     // The redirect URI plays no part in a refresh; the client type needs one.
     let c = client(services, manifest, creds, "http://localhost/")?;
     let token = RefreshToken::new(refresh_token.to_string());
+    let http = reshaping_client(services, settings(manifest)?);
     let t = c
         .exchange_refresh_token(&token)
-        .request_async(&services.http)
+        .request_async(&http)
         .await
         .map_err(classify)?;
     Ok(token_set(
@@ -285,4 +301,133 @@ pub async fn refresh(
         Some(refresh_token.to_string()),
         &settings(manifest)?.scopes,
     ))
+}
+
+/// A token endpoint's answer, as the `oauth2` crate takes it from a custom client.
+type TokenAnswer = std::pin::Pin<
+    Box<
+        dyn std::future::Future<
+                Output = Result<oauth2::HttpResponse, oauth2::HttpClientError<reqwest::Error>>,
+            > + Send,
+    >,
+>;
+
+/// The host's HTTP client for token requests, reshaping answers that depart from RFC 6749
+/// the ways the manifest declares (WIT 0.2.0): tokens below a JSON pointer, scopes joined
+/// by another separator, and errors sent as `200 {"ok": false, "error": ...}` (Slack).
+fn reshaping_client(
+    services: &Services,
+    o: &Oauth2,
+) -> impl Fn(oauth2::HttpRequest) -> TokenAnswer {
+    let http = services.http.clone();
+    let pointer = o.token_pointer.clone();
+    let separator = o.scope_separator.clone();
+    move |req| {
+        let http = http.clone();
+        let pointer = pointer.clone();
+        let separator = separator.clone();
+        Box::pin(async move {
+            let resp = oauth2::AsyncHttpClient::call(&http, req).await?;
+            Ok(reshape(resp, pointer.as_deref(), separator.as_deref()))
+        })
+    }
+}
+
+/// See [`reshaping_client`]; answers that are not JSON objects pass unchanged.
+fn reshape(
+    resp: oauth2::HttpResponse,
+    pointer: Option<&str>,
+    separator: Option<&str>,
+) -> oauth2::HttpResponse {
+    let Ok(serde_json::Value::Object(root)) = serde_json::from_slice(resp.body()) else {
+        return resp;
+    };
+    let (mut parts, _) = resp.into_parts();
+    if root.get("ok") == Some(&serde_json::Value::Bool(false)) {
+        let error = root
+            .get("error")
+            .and_then(|e| e.as_str())
+            .unwrap_or("invalid_request");
+        parts.status = oauth2::http::StatusCode::BAD_REQUEST;
+        let body = serde_json::json!({ "error": error })
+            .to_string()
+            .into_bytes();
+        return oauth2::HttpResponse::from_parts(parts, body);
+    }
+    let mut token = match pointer {
+        Some(p) => match serde_json::Value::Object(root.clone()).pointer(p) {
+            Some(serde_json::Value::Object(o)) => o.clone(),
+            _ => root,
+        },
+        None => root,
+    };
+    token
+        .entry("token_type")
+        .or_insert_with(|| serde_json::Value::String("bearer".into()));
+    if let (Some(sep), Some(serde_json::Value::String(scope))) = (separator, token.get_mut("scope"))
+    {
+        *scope = scope.split(sep).collect::<Vec<_>>().join(" ");
+    }
+    let body = serde_json::Value::Object(token).to_string().into_bytes();
+    oauth2::HttpResponse::from_parts(parts, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reshape;
+
+    fn answer(status: u16, body: serde_json::Value) -> oauth2::HttpResponse {
+        let mut r = oauth2::HttpResponse::new(body.to_string().into_bytes());
+        *r.status_mut() = oauth2::http::StatusCode::from_u16(status).unwrap();
+        r
+    }
+
+    fn json(r: &oauth2::HttpResponse) -> serde_json::Value {
+        serde_json::from_slice(r.body()).unwrap()
+    }
+
+    #[test]
+    fn works_when_a_slack_user_token_sits_below_authed_user() {
+        let r = reshape(
+            answer(
+                200,
+                serde_json::json!({"ok": true, "access_token": "xoxb-bot", "token_type": "bot",
+                "authed_user": {"id": "U1", "scope": "channels:history,users:read",
+                "access_token": "xoxp-user", "token_type": "user"}}),
+            ),
+            Some("/authed_user"),
+            Some(","),
+        );
+        let v = json(&r);
+        assert_eq!(v["access_token"], "xoxp-user");
+        assert_eq!(v["scope"], "channels:history users:read");
+    }
+
+    #[test]
+    fn errors_when_the_provider_says_ok_false_with_a_200() {
+        let r = reshape(
+            answer(
+                200,
+                serde_json::json!({"ok": false, "error": "invalid_code"}),
+            ),
+            Some("/authed_user"),
+            None,
+        );
+        assert_eq!(r.status(), 400);
+        assert_eq!(json(&r)["error"], "invalid_code");
+    }
+
+    #[test]
+    fn works_when_the_answer_is_standard() {
+        let r = reshape(
+            answer(
+                200,
+                serde_json::json!({"access_token": "a", "expires_in": 10}),
+            ),
+            None,
+            None,
+        );
+        assert_eq!(json(&r)["token_type"], "bearer");
+        assert_eq!(json(&r)["access_token"], "a");
+    }
 }

@@ -43,6 +43,8 @@ pub struct HostConfig {
     pub database_url: Option<String>,
     /// Let plugins reach private networks (development only).
     pub allow_private_egress: bool,
+    /// Largest file the host downloads for a plugin (`body.download`).
+    pub max_download_bytes: usize,
     /// Instance limits.
     pub limits: Limits,
     /// Base URL browsers and providers reach this server at (OAuth redirect URIs).
@@ -60,6 +62,7 @@ impl HostConfig {
             data_dir: data_dir.into(),
             database_url: None,
             allow_private_egress: false,
+            max_download_bytes: EgressLimits::default().max_download_bytes,
             limits: Limits::default(),
             public_url: "http://127.0.0.1:8080".into(),
             frontend_url: None,
@@ -152,6 +155,7 @@ impl Host {
         let db = Db::connect(&config.database_url()).await?;
         let egress = EgressLimits {
             allow_private: config.allow_private_egress,
+            max_download_bytes: config.max_download_bytes,
             ..EgressLimits::default()
         };
         let keyring = Arc::new(Keyring::open(&config.data_dir)?);
@@ -293,8 +297,11 @@ impl Host {
         let workers = Arc::new(engine).spawn(workers, SCHEDULER_TICK);
         let fanout =
             crate::webhooks::Fanout::new(self.runtime.services().db.clone(), &self.webhooks);
-        let subscriptions =
-            crate::webhooks::Subscriptions::new(self.runtime.clone(), &self.urls.public);
+        let subscriptions = crate::webhooks::Subscriptions::new(
+            self.runtime.clone(),
+            &self.urls.public,
+            self.keyring.clone(),
+        );
         let (stop_hooks, stopped) = tokio::sync::watch::channel(false);
         let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|s| *s).await;

@@ -16,6 +16,10 @@ use crate::egress::GuardedResolver;
 pub struct EgressLimits {
     /// Largest response body a plugin may receive.
     pub max_response_bytes: usize,
+    /// Largest file the host downloads for a plugin (`body.download`, WIT 0.2.0).
+    pub max_download_bytes: usize,
+    /// Longest one such download may take.
+    pub download_timeout: Duration,
     /// Longest a request may take.
     pub timeout: Duration,
     /// Redirect hops followed (each re-checked against the allow-list).
@@ -28,6 +32,8 @@ impl Default for EgressLimits {
     fn default() -> Self {
         EgressLimits {
             max_response_bytes: 32 << 20,
+            max_download_bytes: 256 << 20,
+            download_timeout: Duration::from_secs(300),
             timeout: Duration::from_secs(30),
             max_redirects: 5,
             allow_private: false,
@@ -149,7 +155,7 @@ impl Services {
     }
 
     /// The request budget of a provider (rebuilt when a new plugin version changes it).
-    pub fn gate(&self, manifest: &crate::bindings::Manifest) -> Arc<crate::budget::ProviderGate> {
+    pub fn gate(&self, manifest: &crate::model::Manifest) -> Arc<crate::budget::ProviderGate> {
         let rl = &manifest.rate_limits;
         let limits = (rl.requests_per_minute, rl.requests_per_day, rl.concurrency);
         let mut gates = self.gates.lock().expect("gate lock");

@@ -9,10 +9,10 @@ use std::sync::{Arc, OnceLock};
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
-use crate::bindings::PluginError;
 use crate::credentials::{Credential, CredentialStore, Kind};
 use crate::crypto::Keyring;
 use crate::db::{CredentialRow, Db, now_ms, status};
+use crate::model::PluginError;
 use crate::oauth::{self, OauthError, TokenSet};
 use crate::runtime::WeakRuntime;
 

@@ -263,11 +263,11 @@ async fn works_when_search_is_hybrid_with_an_embeddings_endpoint() {
     .into();
     let contents: Vec<_> = docs
         .iter()
-        .map(|(id, body)| tributary::bindings::api::Content {
+        .map(|(id, body)| tributary::model::Content {
             id: id.to_string(),
             kind: "note".into(),
             title: id.to_string(),
-            body: tributary::bindings::api::Body::Text(body.to_string()),
+            body: tributary::model::Body::Text(body.to_string()),
             mime_type: "text/plain".into(),
             url: None,
             author: None,

@@ -424,7 +424,7 @@ async fn works_when_tokens_refresh_and_rotate() {
     assert!(
         matches!(
             err,
-            CallError::Plugin(tributary::bindings::PluginError::Unauthorized(_))
+            CallError::Plugin(tributary::model::PluginError::Unauthorized(_))
         ),
         "{err:?}"
     );
@@ -504,7 +504,7 @@ async fn works_when_secrets_are_sealed_at_rest_and_keys_rotate() {
     db.put_credential(&other.id, &after, None).await.unwrap();
     let err = s.served.state.vault.current(&other.id).await.unwrap_err();
     assert!(
-        matches!(err, tributary::bindings::PluginError::Transient(_)),
+        matches!(err, tributary::model::PluginError::Transient(_)),
         "{err:?}"
     );
     assert!(

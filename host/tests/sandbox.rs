@@ -13,8 +13,8 @@ use axum::response::Redirect;
 use axum::routing::get;
 use common::*;
 use tributary::api::app;
-use tributary::bindings::PluginError;
 use tributary::credentials::{Credential, Kind};
+use tributary::model::PluginError;
 use tributary::runtime::{CallError, Integration, Limits};
 
 fn limits() -> Limits {
@@ -314,7 +314,9 @@ async fn errors_when_a_component_targets_another_wit_version() {
     let (file, reason) = &report.refused[0];
     assert_eq!(file, "future.wasm");
     assert!(
-        reason.contains("tributary:provider@9.0.0") && reason.contains("tributary:provider@0.1.0"),
+        reason.contains("tributary:provider@9.0.0")
+            && reason.contains("tributary:provider@0.1.0")
+            && reason.contains("tributary:provider@0.2.0"),
         "{reason}"
     );
     let row = t

@@ -10,8 +10,8 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use common::*;
-use tributary::bindings::PluginError;
-use tributary::bindings::api::{Body, ListMode, ListRequest};
+use tributary::model::PluginError;
+use tributary::model::{Body, ListMode, ListRequest};
 use tributary::runtime::{CallError, Integration, Limits};
 
 const ATOM: &str = r#"<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Atom Blog</title><id>urn:blog</id><updated>2024-03-01T00:00:00Z</updated>

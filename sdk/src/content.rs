@@ -6,8 +6,8 @@ use sha2::{Digest, Sha256};
 use crate::__bindings::exports::tributary::provider::provider as p;
 
 pub use p::{
-    Account, Author, Body, Change, Content, ListMode, ListRequest, Page, Resource, Subscription,
-    WebhookOutcome, WebhookRequest, WebhookResponse,
+    Account, Author, Body, Change, Content, Download, ListMode, ListRequest, Page, Resource,
+    Subscription, WebhookOutcome, WebhookRequest, WebhookResponse,
 };
 
 /// SHA-256 over length-prefixed parts, hex encoded: unambiguous and stable.
@@ -200,6 +200,7 @@ impl WebhookOutcome {
     pub fn rejected() -> Self {
         WebhookOutcome {
             verified: false,
+            delivery_id: None,
             account_id: None,
             changes: Vec::new(),
             sync_requested: false,
@@ -217,10 +218,58 @@ impl WebhookOutcome {
     pub fn changes(changes: Vec<Change>) -> Self {
         WebhookOutcome {
             verified: true,
+            delivery_id: None,
             account_id: None,
             changes,
             sync_requested: false,
             response: None,
         }
+    }
+
+    /// The same outcome, naming the provider's delivery id: the host acknowledges a
+    /// delivery id it has seen before without new work (Slack `event_id`, Pub/Sub
+    /// `messageId`).
+    ///
+    /// ```
+    /// use tributary_sdk::{WebhookOutcome, Change};
+    /// let o = WebhookOutcome::changes(vec![]).delivery("Ev123");
+    /// assert_eq!(o.delivery_id.as_deref(), Some("Ev123"));
+    /// ```
+    pub fn delivery(mut self, id: impl Into<String>) -> Self {
+        self.delivery_id = Some(id.into());
+        self
+    }
+}
+
+impl Content {
+    /// A file the host downloads itself (allow-listed, size-capped) and extracts by
+    /// `mime_type`: large files never pass through plugin memory. `version` (an ETag,
+    /// revision or `modifiedTime`) makes the content hash; the bytes are not seen here.
+    ///
+    /// ```
+    /// use tributary_sdk::{Body, Content};
+    /// let c = Content::download("f1", "file", "Report.pdf", "application/pdf",
+    ///     "https://www.googleapis.com/drive/v3/files/f1?alt=media", "rev-7", Some(1 << 20));
+    /// assert!(matches!(c.body, Body::Download(ref d) if d.authenticate));
+    /// ```
+    pub fn download(
+        id: &str,
+        kind: &str,
+        title: &str,
+        mime_type: &str,
+        url: &str,
+        version: &str,
+        size: Option<u64>,
+    ) -> Self {
+        let mut c = Content::text(id, kind, title, "");
+        c.content_hash = hash_parts(&[title.as_bytes(), mime_type.as_bytes(), version.as_bytes()]);
+        c.body = Body::Download(Download {
+            url: url.into(),
+            headers: Vec::new(),
+            authenticate: true,
+            size,
+        });
+        c.mime_type = mime_type.into();
+        c
     }
 }

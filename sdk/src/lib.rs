@@ -1,29 +1,33 @@
 //! Write Tributary provider plugins in Rust.
 //!
 //! A provider is a type that implements [`Provider`]; [`export!`] turns it into a
-//! WebAssembly component for the `tributary:provider@0.1.0` world. The host performs
+//! WebAssembly component for the `tributary:provider@0.2.0` world. The host performs
 //! every side effect: [`http`] requests (allow-listed, credentials injected by the host),
 //! [`kv`] storage scoped to one integration, [`secrets`], [`tokens`] and [`log`].
 //!
 //! ```no_run
 //! use tributary_sdk::prelude::*;
 //!
+//! #[derive(Default)]
 //! struct Hello;
 //!
 //! impl Provider for Hello {
 //!     fn manifest() -> Manifest {
 //!         ManifestBuilder::new("hello", "Hello").allowed_host("api.example.com").build()
 //!     }
-//!     fn list(_config: &Config, _req: ListRequest) -> Result<Page, Error> {
+//!     fn list(&mut self, _config: &Config, _req: ListRequest) -> Result<Page, Error> {
 //!         Ok(Page::last(Vec::new()))
 //!     }
-//!     fn fetch(_config: &Config, id: &str) -> Result<Content, Error> {
+//!     fn fetch(&mut self, _config: &Config, id: &str) -> Result<Content, Error> {
 //!         Ok(Content::text(id, "note", "Hello", "hello world"))
 //!     }
 //! }
 //!
 //! tributary_sdk::export!(Hello);
 //! ```
+//!
+//! The WIT this crate targets is vendored in `wit/` (the workspace's `wit/0.2.0`), so
+//! the crate builds on its own once published.
 #![deny(missing_docs)]
 
 // Lets the generated code name this crate by its public path from inside it too.
@@ -33,7 +37,7 @@ extern crate self as tributary_sdk;
 #[allow(missing_docs, clippy::all)]
 pub mod __bindings {
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "wit",
         world: "plugin",
         pub_export_macro: true,
         export_macro_name: "__export_plugin_impl",
@@ -55,7 +59,7 @@ mod manifest;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod native;
 pub mod paging;
-mod provider;
+pub mod provider;
 pub mod secrets;
 pub mod signature;
 pub mod time;
@@ -64,13 +68,13 @@ pub mod url;
 
 pub use config::Config;
 pub use content::{
-    Account, Author, Body, Change, Content, ListMode, ListRequest, Page, Resource, Subscription,
-    WebhookOutcome, WebhookRequest, WebhookResponse,
+    Account, Author, Body, Change, Content, Download, ListMode, ListRequest, Page, Resource,
+    Subscription, WebhookOutcome, WebhookRequest, WebhookResponse,
 };
 pub use error::{Error, RateLimit};
 pub use manifest::{
-    Auth, Capabilities, Category, ClientAuth, ConfigField, FieldKind, Injection, Manifest,
-    ManifestBuilder, Oauth2, Permission, RateLimits, WebhookRouting,
+    Action, Auth, Capabilities, Category, ClientAuth, ConfigField, FieldKind, Injection, Manifest,
+    ManifestBuilder, Oauth2, Permission, PrefixedHeader, RateLimits, WebhookRouting,
 };
 pub use provider::Provider;
 
@@ -83,7 +87,7 @@ pub use provider::Provider;
 pub mod prelude {
     pub use crate::{
         Account, Auth, Body, Category, Change, Config, Content, Error, Injection, ListMode,
-        ListRequest, Manifest, ManifestBuilder, Page, Provider, Resource, WebhookOutcome,
-        WebhookRequest, http, kv, log, secrets, time,
+        ListRequest, Manifest, ManifestBuilder, Page, Provider, Resource, Subscription,
+        WebhookOutcome, WebhookRequest, http, kv, log, secrets, time,
     };
 }

@@ -3,9 +3,36 @@
 use crate::__bindings::exports::tributary::provider::provider as p;
 
 pub use p::{
-    Auth, Capabilities, Category, ClientAuth, ConfigField, FieldKind, Injection, Oauth2,
-    Permission, ProviderManifest as Manifest, RateLimits, WebhookRouting,
+    Action, Auth, Capabilities, Category, ClientAuth, ConfigField, FieldKind, Injection, Oauth2,
+    Permission, PrefixedHeader, ProviderManifest as Manifest, RateLimits, WebhookRouting,
 };
+
+impl Oauth2 {
+    /// Authorization-code settings with the RFC 6749 defaults: no revocation endpoint, no
+    /// PKCE, client secret in the form body, scopes joined by spaces in `scope`, tokens
+    /// at the root of the token response.
+    ///
+    /// ```
+    /// use tributary_sdk::Oauth2;
+    /// let o = Oauth2::new("https://slack.com/oauth/v2/authorize", "https://slack.com/api/oauth.v2.access",
+    ///     &["channels:history"]);
+    /// assert!(o.scope_param.is_none() && !o.pkce);
+    /// ```
+    pub fn new(authorize_url: &str, token_url: &str, scopes: &[&str]) -> Self {
+        Oauth2 {
+            authorize_url: authorize_url.into(),
+            token_url: token_url.into(),
+            revoke_url: None,
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            pkce: false,
+            client_auth: ClientAuth::RequestBody,
+            extra_params: Vec::new(),
+            scope_param: None,
+            scope_separator: None,
+            token_pointer: None,
+        }
+    }
+}
 
 /// Builds a [`Manifest`]: no auth, pull only, 60 requests/minute, concurrency 2.
 ///
@@ -54,6 +81,7 @@ impl ManifestBuilder {
             config: Vec::new(),
             webhook: WebhookRouting::None,
             permissions: Vec::new(),
+            actions: Vec::new(),
         })
     }
 
@@ -195,6 +223,33 @@ impl ManifestBuilder {
     /// ```
     pub fn permission(mut self, p: Permission) -> Self {
         self.0.permissions.push(p);
+        self
+    }
+
+    /// Declare an action (a write the provider supports) with the JSON Schema of its input;
+    /// the host runs it only on an explicit API call, never during a sync.
+    ///
+    /// ```
+    /// # use tributary_sdk::ManifestBuilder;
+    /// let m = ManifestBuilder::new("mail", "Mail")
+    ///     .action("create_draft", "Create a draft", "Saves a draft in the mailbox",
+    ///         r#"{"type":"object","required":["to","subject"],"properties":{"to":{"type":"string"},"subject":{"type":"string"}}}"#)
+    ///     .build();
+    /// assert_eq!(m.actions[0].name, "create_draft");
+    /// ```
+    pub fn action(
+        mut self,
+        name: &str,
+        title: &str,
+        description: &str,
+        input_schema: &str,
+    ) -> Self {
+        self.0.actions.push(Action {
+            name: name.into(),
+            title: title.into(),
+            description: description.into(),
+            input_schema: input_schema.into(),
+        });
         self
     }
 

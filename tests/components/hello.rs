@@ -2,6 +2,7 @@
 // version served a call.
 use tributary_sdk::prelude::*;
 
+#[derive(Default)]
 struct Hello;
 
 impl Provider for Hello {
@@ -9,12 +10,12 @@ impl Provider for Hello {
         ManifestBuilder::new("hello", "Hello").version(VERSION).build()
     }
 
-    fn list(_config: &Config, _req: ListRequest) -> Result<Page, Error> {
+    fn list(&mut self, _config: &Config, _req: ListRequest) -> Result<Page, Error> {
         let content = Content::text("greeting", "note", VERSION, "hello");
         Ok(Page::last(vec![Resource::with_content(content)]))
     }
 
-    fn fetch(_config: &Config, id: &str) -> Result<Content, Error> {
+    fn fetch(&mut self, _config: &Config, id: &str) -> Result<Content, Error> {
         Ok(Content::text(id, "note", VERSION, "hello"))
     }
 }

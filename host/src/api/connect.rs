@@ -14,9 +14,9 @@ use sha2::{Digest, Sha256};
 use super::auth::{Access, Caller, scope};
 use super::integrations::{check_config, optional_json, view};
 use super::{ApiError, AppState, Payload};
-use crate::bindings::api::Auth;
 use crate::credentials::{Credential, Kind};
 use crate::db::{Connect, OauthState, Owner, now_ms};
+use crate::model::Auth;
 use crate::oauth::{self, TokenSet};
 use crate::runtime::Integration;
 
@@ -107,9 +107,13 @@ async fn finish(
         .await?;
     // Real-time updates from now on, when the provider offers them; a failure is recorded
     // on the integration and retried, it does not undo the connection.
-    crate::webhooks::Subscriptions::new(state.runtime.clone(), &state.urls.public)
-        .subscribe(&row)
-        .await?;
+    crate::webhooks::Subscriptions::new(
+        state.runtime.clone(),
+        &state.urls.public,
+        state.keyring.clone(),
+    )
+    .subscribe(&row)
+    .await?;
     Ok(row)
 }
 

@@ -67,7 +67,7 @@ impl ApiError {
     }
 
     fn status(&self) -> StatusCode {
-        use crate::bindings::PluginError as P;
+        use crate::model::PluginError as P;
         match self {
             ApiError::Unauthorized | ApiError::InvalidSignature => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,

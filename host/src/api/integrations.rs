@@ -61,7 +61,7 @@ pub fn check_config(
             .iter()
             .find(|f| &f.key == k)
             .ok_or_else(|| ApiError::BadRequest(format!("`{provider}` has no setting `{k}`")))?;
-        if matches!(field.kind, crate::bindings::api::FieldKind::Secret) {
+        if matches!(field.kind, crate::model::FieldKind::Secret) {
             return Err(ApiError::BadRequest(format!(
                 "`{k}` is a secret: send it as a credential when connecting"
             )));
@@ -91,7 +91,11 @@ pub fn view(i: &Integration) -> Value {
     })
 }
 
-async fn find(state: &AppState, owner: &Owner, provider: &str) -> Result<Integration, ApiError> {
+pub(super) async fn find(
+    state: &AppState,
+    owner: &Owner,
+    provider: &str,
+) -> Result<Integration, ApiError> {
     state
         .db()
         .integration(owner, provider)
@@ -280,9 +284,13 @@ async fn disconnect(
         find(&state, &owner, &provider).await?
     };
     // While the credential still exists: removing the registration is a provider call.
-    crate::webhooks::Subscriptions::new(state.runtime.clone(), &state.urls.public)
-        .unsubscribe(&i)
-        .await?;
+    crate::webhooks::Subscriptions::new(
+        state.runtime.clone(),
+        &state.urls.public,
+        state.keyring.clone(),
+    )
+    .unsubscribe(&i)
+    .await?;
     state.db().delete_credential(&i.id).await?;
     state.db().kv_purge(&i.id).await?;
     state

@@ -2,6 +2,7 @@
 //! route list (utoipa-axum), so the document cannot drift from the routes. One module per
 //! resource.
 
+mod actions;
 mod admin;
 pub mod auth;
 mod body;
@@ -109,6 +110,8 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(i::post_sync))
         .routes(routes!(i::post_pause))
         .routes(routes!(i::post_resume))
+        .routes(routes!(actions::post_action))
+        .routes(routes!(actions::org_post_action))
         .routes(routes!(i::org_list_available))
         .routes(routes!(i::org_list_connected))
         .routes(routes!(i::org_get_details, i::org_delete_integration))

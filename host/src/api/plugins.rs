@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 
 use super::auth::Admin;
 use super::{ApiError, AppState, Payload};
-use crate::bindings::Manifest;
-use crate::bindings::api::{Auth, Category, FieldKind, Permission};
+use crate::model::Manifest;
+use crate::model::{Auth, Category, FieldKind, Permission};
 use crate::runtime::LoadedPlugin;
 use crate::services::ProviderSettings;
 
@@ -44,6 +44,10 @@ pub struct PluginView {
     pub config: Vec<Value>,
     /// Requested permissions.
     pub permissions: Vec<String>,
+    /// Declared actions: name, title, description and JSON Schema of the input.
+    pub actions: Vec<Value>,
+    /// The WIT version the plugin is built against.
+    pub wit_version: String,
     /// File in the plugins dir.
     pub file: String,
     /// SHA-256 of the file.
@@ -116,6 +120,15 @@ impl PluginView {
                 .map(|f| json!({"key": f.key, "label": f.label, "help": f.help, "kind": field_kind(&f.kind), "required": f.required, "default": f.default}))
                 .collect(),
             permissions: m.permissions.iter().map(|p| permission(p).into()).collect(),
+            actions: m
+                .actions
+                .iter()
+                .map(|a| {
+                    let schema: Value = serde_json::from_str(&a.input_schema).unwrap_or(Value::Null);
+                    json!({"name": a.name, "title": a.title, "description": a.description, "input_schema": schema})
+                })
+                .collect(),
+            wit_version: m.wit_version.into(),
             file: p.file_name.clone(),
             sha256: p.sha256.clone(),
         }

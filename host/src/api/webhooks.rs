@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::{ApiError, AppState, Payload};
-use crate::bindings::api::{Change, WebhookRequest, WebhookRouting};
 use crate::db::{DeliveryWork, NewDelivery, status};
+use crate::model::{Change, WebhookRequest, WebhookRouting};
 use crate::runtime::Integration;
 use crate::webhooks::Recorded;
 
@@ -75,6 +75,7 @@ fn request(
             .filter_map(|(k, v)| Some((k.to_string(), v.to_str().ok()?.to_string())))
             .collect(),
         body: body.to_vec(),
+        subscription_secret: None,
     }
 }
 
@@ -98,7 +99,7 @@ async fn receive_inner(
     state: &AppState,
     provider: &str,
     integration_id: Option<&str>,
-    req: WebhookRequest,
+    mut req: WebhookRequest,
 ) -> Result<(Response, &'static str), ApiError> {
     let unknown = || ApiError::NotFound(format!("`{provider}` takes no webhooks at this address"));
     let plugin = state.runtime.get(provider).ok_or_else(unknown)?;
@@ -116,6 +117,12 @@ async fn receive_inner(
     };
     if !state.webhooks.provider_enabled(provider).await? {
         return Err(unknown());
+    }
+    if let Some(r) = &row
+        && plugin.manifest.capabilities.subscribe
+        && plugin.manifest.wit_version != "0.1.0"
+    {
+        req.subscription_secret = subscription_secret(state, &r.id).await?;
     }
     let integration = row
         .as_ref()
@@ -143,7 +150,13 @@ async fn receive_inner(
             provider: provider.to_string(),
             integration_id: row.map(|r| r.id),
             account_id: outcome.account_id.clone(),
-            delivery_id: crate::webhooks::delivery_id_from_headers(&req.headers).map(bounded),
+            // The plugin knows where its provider puts the id (Slack `event_id` in the
+            // body); the documented headers are the fallback for 0.1.0 plugins.
+            delivery_id: outcome
+                .delivery_id
+                .clone()
+                .or_else(|| crate::webhooks::delivery_id_from_headers(&req.headers))
+                .map(bounded),
             work,
         };
         match state.webhooks.record(delivery).await {
@@ -166,6 +179,25 @@ async fn receive_inner(
         None => Json(answer_body).into_response(),
     };
     Ok((response, label))
+}
+
+/// The integration's subscription secret, opened; none before its first subscription.
+async fn subscription_secret(
+    state: &AppState,
+    integration_id: &str,
+) -> Result<Option<String>, ApiError> {
+    let Some(sealed) = state.webhooks.subscription_secret(integration_id).await? else {
+        return Ok(None);
+    };
+    match crate::webhooks::open_secret(&state.keyring, integration_id, &sealed) {
+        Ok(secret) => Ok(Some(secret)),
+        // A key gone from the keyring: the plugin cannot verify and answers 401.
+        Err(e) => {
+            tracing::error!(integration = integration_id, error = %format!("{e:#}"),
+                "the subscription secret does not open");
+            Ok(None)
+        }
+    }
 }
 
 fn ids(changes: &[Change], upserts: bool) -> Vec<String> {

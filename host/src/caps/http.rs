@@ -7,17 +7,18 @@ use futures::StreamExt;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use url::Url;
 
-use crate::bindings::PluginError;
-use crate::bindings::api::Injection;
-use crate::bindings::tributary::provider::http::{Host, Method, Request, Response};
+use crate::bindings::latest::tributary::provider::http::{Host, Method, Request, Response};
+use crate::bindings::latest::tributary::provider::types::Error as WitError;
 use crate::credentials::Kind;
 use crate::egress;
+use crate::model::Injection;
+use crate::model::PluginError;
 use crate::runtime::{CallContext, PluginState};
 
 impl Host for PluginState {
-    async fn send(&mut self, req: Request) -> wasmtime::Result<Result<Response, PluginError>> {
+    async fn send(&mut self, req: Request) -> wasmtime::Result<Result<Response, WitError>> {
         let call = self.call.clone();
-        Ok(call.send_checked(req).await)
+        Ok(call.send_checked(req).await.map_err(Into::into))
     }
 }
 
@@ -125,11 +126,30 @@ impl CallContext {
             (Injection::Query(param), _) => {
                 url.query_pairs_mut().append_pair(param, &cred.secret);
             }
+            (Injection::PrefixedHeader { name, prefix }, _) => {
+                let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                    PluginError::InvalidConfig(format!("bad injection header `{name}`"))
+                })?;
+                let value = format!("{prefix}{}", cred.secret);
+                headers.insert(name, HeaderValue::from_str(&value).map_err(bad)?);
+            }
         }
         Ok(())
     }
 
     pub(crate) async fn send_checked(&self, req: Request) -> Result<Response, PluginError> {
+        let limits = &self.services.egress;
+        self.send_capped(req, limits.max_response_bytes, limits.timeout)
+            .await
+    }
+
+    /// [`CallContext::send_checked`] with its own cap on the answer's body (downloads).
+    pub(crate) async fn send_capped(
+        &self,
+        req: Request,
+        cap: usize,
+        max_time: Duration,
+    ) -> Result<Response, PluginError> {
         let mut url = Url::parse(&req.url)
             .map_err(|e| PluginError::InvalidInput(format!("bad URL {:?}: {e}", req.url)))?;
         let mut headers = HeaderMap::new();
@@ -146,8 +166,8 @@ impl CallContext {
         let limits = &self.services.egress;
         let timeout = req
             .timeout_ms
-            .map(|ms| Duration::from_millis(ms as u64).min(limits.timeout))
-            .unwrap_or(limits.timeout);
+            .map(|ms| Duration::from_millis(ms as u64).min(max_time))
+            .unwrap_or(max_time);
         let mut method = to_reqwest(req.method);
         let mut body = req.body.clone();
         let first_origin = egress::origin(&url);
@@ -213,7 +233,7 @@ impl CallContext {
                 }
                 continue;
             }
-            return read_response(resp, limits.max_response_bytes).await;
+            return read_response(resp, cap).await;
         }
     }
 }

@@ -2,8 +2,9 @@
 //! names only keys; the integration id comes from the host, so no key reaches another
 //! integration's data.
 
-use crate::bindings::PluginError;
-use crate::bindings::tributary::provider::kv::Host;
+use crate::bindings::latest::tributary::provider::kv::Host;
+use crate::bindings::latest::tributary::provider::types::Error as WitError;
+use crate::model::PluginError;
 use crate::runtime::PluginState;
 
 /// Longest key, in bytes.
@@ -33,21 +34,18 @@ fn storage(e: anyhow::Error) -> PluginError {
 }
 
 impl Host for PluginState {
-    async fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, PluginError>> {
+    async fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, WitError>> {
         let call = self.call.clone();
         Ok(async move {
             check_key(&key)?;
             let id = call.integration_id()?;
             call.services.db.kv_get(id, &key).await.map_err(storage)
         }
-        .await)
+        .await
+        .map_err(Into::into))
     }
 
-    async fn set(
-        &mut self,
-        key: String,
-        value: Vec<u8>,
-    ) -> wasmtime::Result<Result<(), PluginError>> {
+    async fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), WitError>> {
         let call = self.call.clone();
         Ok(async move {
             check_key(&key)?;
@@ -75,23 +73,25 @@ impl Host for PluginState {
             }
             db.kv_set(id, &key, &value).await.map_err(storage)
         }
-        .await)
+        .await
+        .map_err(Into::into))
     }
 
-    async fn delete(&mut self, key: String) -> wasmtime::Result<Result<(), PluginError>> {
+    async fn delete(&mut self, key: String) -> wasmtime::Result<Result<(), WitError>> {
         let call = self.call.clone();
         Ok(async move {
             check_key(&key)?;
             let id = call.integration_id()?;
             call.services.db.kv_delete(id, &key).await.map_err(storage)
         }
-        .await)
+        .await
+        .map_err(Into::into))
     }
 
     async fn list_keys(
         &mut self,
         prefix: String,
-    ) -> wasmtime::Result<Result<Vec<String>, PluginError>> {
+    ) -> wasmtime::Result<Result<Vec<String>, WitError>> {
         let call = self.call.clone();
         Ok(async move {
             if prefix.len() > MAX_KEY_BYTES {
@@ -104,6 +104,7 @@ impl Host for PluginState {
                 .await
                 .map_err(storage)
         }
-        .await)
+        .await
+        .map_err(Into::into))
     }
 }

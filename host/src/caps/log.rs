@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use crate::bindings::tributary::provider::log::{Host, Level};
+use crate::bindings::latest::tributary::provider::log::{Host, Level};
 use crate::runtime::PluginState;
 
 /// Longest message kept, in bytes.

@@ -2,6 +2,7 @@
 //! trait on [`PluginState`](crate::runtime::PluginState) and checking its permission on
 //! every call.
 
+mod download;
 mod http;
 mod kv;
 pub(crate) mod log;
@@ -13,4 +14,4 @@ pub(crate) use log::LogBudget;
 pub use log::LogLimits;
 pub use tokens::RAW_TOKEN;
 
-impl crate::bindings::tributary::provider::types::Host for crate::runtime::PluginState {}
+impl crate::bindings::latest::tributary::provider::types::Host for crate::runtime::PluginState {}

@@ -1,10 +1,11 @@
 //! `tokens`: what credential the integration holds, a forced refresh, and the raw secret
 //! only when the manifest asks for `raw-token` and an admin approved it.
 
-use crate::bindings::PluginError;
-use crate::bindings::api::Permission;
-use crate::bindings::tributary::provider::tokens::{CredentialInfo, CredentialKind, Host};
+use crate::bindings::latest::tributary::provider::tokens::{CredentialInfo, CredentialKind, Host};
+use crate::bindings::latest::tributary::provider::types::Error as WitError;
 use crate::credentials::{Credential, Kind};
+use crate::model::Permission;
+use crate::model::PluginError;
 use crate::runtime::PluginState;
 
 /// The permission name admins approve.
@@ -23,27 +24,33 @@ fn info(c: &Credential) -> CredentialInfo {
 }
 
 impl Host for PluginState {
-    async fn info(&mut self) -> wasmtime::Result<Result<Option<CredentialInfo>, PluginError>> {
+    async fn info(&mut self) -> wasmtime::Result<Result<Option<CredentialInfo>, WitError>> {
         let call = self.call.clone();
         Ok(async move {
             let id = call.integration_id()?;
-            Ok(call
-                .services
-                .credentials
-                .current(id)
-                .await?
-                .as_ref()
-                .map(info))
+            Ok::<_, PluginError>(
+                call.services
+                    .credentials
+                    .current(id)
+                    .await?
+                    .as_ref()
+                    .map(info),
+            )
         }
-        .await)
+        .await
+        .map_err(Into::into))
     }
 
-    async fn refresh(&mut self) -> wasmtime::Result<Result<CredentialInfo, PluginError>> {
+    async fn refresh(&mut self) -> wasmtime::Result<Result<CredentialInfo, WitError>> {
         let call = self.call.clone();
-        Ok(async move { Ok(info(&call.refresh_credential().await?)) }.await)
+        Ok(call
+            .refresh_credential()
+            .await
+            .map(|c| info(&c))
+            .map_err(Into::into))
     }
 
-    async fn raw(&mut self) -> wasmtime::Result<Result<String, PluginError>> {
+    async fn raw(&mut self) -> wasmtime::Result<Result<String, WitError>> {
         let call = self.call.clone();
         Ok(async move {
             if !call.manifest.permissions.contains(&Permission::RawToken) {
@@ -65,6 +72,7 @@ impl Host for PluginState {
                 PluginError::Unauthorized("the integration has no credentials".into())
             })
         }
-        .await)
+        .await
+        .map_err(Into::into))
     }
 }

@@ -114,33 +114,57 @@ pub struct Target {
     pub provider: String,
 }
 
+/// Deliveries per INSERT statement (7 parameters each, far below either database's limit).
+const ROWS_PER_INSERT: usize = 256;
+
 impl Db {
     /// Record a batch of deliveries in one transaction. For each, true when it is new,
     /// false when the provider's delivery id was recorded before (a duplicate).
     pub async fn record_deliveries(&self, batch: &[NewDelivery]) -> anyhow::Result<Vec<bool>> {
         let now = now_ms();
         let mut tx = self.pool().begin().await?;
-        let mut fresh = Vec::with_capacity(batch.len());
-        for d in batch {
-            let n = sqlx::query(
+        let mut inserted = std::collections::HashSet::with_capacity(batch.len());
+        // Multi-row statements: on SQLite every statement is a round trip to sqlx's worker
+        // thread, so one per delivery costs more than the commit itself.
+        for chunk in batch.chunks(ROWS_PER_INSERT) {
+            let mut sql = String::from(
                 "INSERT INTO webhook_deliveries (id, provider, integration_id, account_id, delivery_id, received_at, \
-                 outcome, state) VALUES ($1, $2, $3, $4, $5, $6, $7, 'PENDING') \
-                 ON CONFLICT (provider, delivery_id) DO NOTHING",
-            )
-            .bind(&d.id)
-            .bind(&d.provider)
-            .bind(&d.integration_id)
-            .bind(&d.account_id)
-            .bind(&d.delivery_id)
-            .bind(now)
-            .bind(serde_json::to_string(&d.work)?)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            fresh.push(n == 1);
+                 outcome, state) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let p = i * 7;
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, 'PENDING')",
+                    p + 1,
+                    p + 2,
+                    p + 3,
+                    p + 4,
+                    p + 5,
+                    p + 6,
+                    p + 7
+                ));
+            }
+            sql.push_str(" ON CONFLICT (provider, delivery_id) DO NOTHING RETURNING id");
+            let mut q = sqlx::query(&sql);
+            for d in chunk {
+                q = q
+                    .bind(&d.id)
+                    .bind(&d.provider)
+                    .bind(&d.integration_id)
+                    .bind(&d.account_id)
+                    .bind(&d.delivery_id)
+                    .bind(now)
+                    .bind(serde_json::to_string(&d.work)?);
+            }
+            for row in q.fetch_all(&mut *tx).await? {
+                inserted.insert(row.get::<String, _>(0));
+            }
         }
         tx.commit().await?;
-        Ok(fresh)
+        Ok(batch.iter().map(|d| inserted.contains(&d.id)).collect())
     }
 
     /// The oldest deliveries not routed yet.

@@ -5,6 +5,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::{Db, now_ms};
+use crate::crypto::Sealed;
 
 /// Subscription states.
 pub mod subscription_state {
@@ -37,10 +38,15 @@ pub struct SubscriptionRow {
     pub renew_at: Option<i64>,
     /// Last change (ms).
     pub updated_at: i64,
+    /// The provider's handle needed to remove it besides the id (Drive `resourceId`).
+    pub resource: Option<String>,
+    /// The secret handed to `subscribe` and back to `webhook`, sealed; never serialized.
+    #[serde(skip)]
+    pub secret: Option<Sealed>,
 }
 
 const COLUMNS: &str = "integration_id, provider, subscription_id, callback_url, expires_at, state, last_error, \
-     failures, renew_at, updated_at";
+     failures, renew_at, updated_at, resource_handle, secret_key_id, secret_sealed";
 
 fn subscription(r: &sqlx::any::AnyRow) -> SubscriptionRow {
     SubscriptionRow {
@@ -54,6 +60,14 @@ fn subscription(r: &sqlx::any::AnyRow) -> SubscriptionRow {
         failures: r.get(7),
         renew_at: r.get(8),
         updated_at: r.get(9),
+        resource: r.get(10),
+        secret: match (
+            r.get::<Option<String>, _>(11),
+            r.get::<Option<Vec<u8>>, _>(12),
+        ) {
+            (Some(key_id), Some(bytes)) => Some(Sealed { key_id, bytes }),
+            _ => None,
+        },
     }
 }
 
@@ -75,11 +89,14 @@ impl Db {
     pub async fn save_subscription(&self, s: &SubscriptionRow) -> anyhow::Result<()> {
         sqlx::query(
             "INSERT INTO webhook_subscriptions (integration_id, provider, subscription_id, callback_url, expires_at, \
-             state, last_error, failures, renew_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             state, last_error, failures, renew_at, updated_at, resource_handle, secret_key_id, secret_sealed) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
              ON CONFLICT (integration_id) DO UPDATE SET provider = excluded.provider, \
              subscription_id = excluded.subscription_id, callback_url = excluded.callback_url, \
              expires_at = excluded.expires_at, state = excluded.state, last_error = excluded.last_error, \
-             failures = excluded.failures, renew_at = excluded.renew_at, updated_at = excluded.updated_at",
+             failures = excluded.failures, renew_at = excluded.renew_at, updated_at = excluded.updated_at, \
+             resource_handle = excluded.resource_handle, secret_key_id = excluded.secret_key_id, \
+             secret_sealed = excluded.secret_sealed",
         )
         .bind(&s.integration_id)
         .bind(&s.provider)
@@ -91,6 +108,9 @@ impl Db {
         .bind(s.failures)
         .bind(s.renew_at)
         .bind(now_ms())
+        .bind(&s.resource)
+        .bind(s.secret.as_ref().map(|x| x.key_id.clone()))
+        .bind(s.secret.as_ref().map(|x| x.bytes.clone()))
         .execute(self.pool())
         .await?;
         Ok(())

@@ -6,7 +6,7 @@
 
 use std::io::Cursor;
 
-use crate::bindings::api::Body;
+use crate::model::Body;
 
 /// Text to chunk.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,10 +52,12 @@ pub fn extract(mime: &str, body: &Body) -> Result<Extracted, Skip> {
         "application/pdf" => match body {
             Body::Text(t) => plain(t.clone()),
             Body::Bytes(b) => plain(super::office::pdf(b)?),
+            Body::Download(_) => return Err(not_downloaded()),
         },
         DOCX => match body {
             Body::Text(t) => plain(t.clone()),
             Body::Bytes(b) => plain(super::office::docx(b)?),
+            Body::Download(_) => return Err(not_downloaded()),
         },
         "message/rfc822" => markdown(super::email::extract(&as_bytes(body))?),
         m if m.starts_with("text/") => plain(as_text(body)),
@@ -66,6 +68,11 @@ pub fn extract(mime: &str, body: &Body) -> Result<Extracted, Skip> {
         return Err(Skip(format!("no text in the {mime} body")));
     }
     Ok(text)
+}
+
+/// Sessions replace `download` bodies by the bytes before content gets here.
+fn not_downloaded() -> Skip {
+    Skip("the body is a download the host did not perform".into())
 }
 
 fn plain(text: String) -> Extracted {
@@ -86,6 +93,7 @@ fn as_text(body: &Body) -> String {
     match body {
         Body::Text(t) => t.clone(),
         Body::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+        Body::Download(_) => String::new(),
     }
 }
 
@@ -93,6 +101,7 @@ fn as_bytes(body: &Body) -> std::borrow::Cow<'_, [u8]> {
     match body {
         Body::Text(t) => t.as_bytes().into(),
         Body::Bytes(b) => b.as_slice().into(),
+        Body::Download(_) => (&[][..]).into(),
     }
 }
 

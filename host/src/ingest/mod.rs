@@ -25,10 +25,10 @@ pub use local::{LocalEmbedder, MODEL_FILES};
 pub use openai::OpenAiEmbedder;
 pub use verify::{Drift, Report, verify};
 
-use crate::bindings::api::Content;
 use crate::db::Integration;
 use crate::db::now_ms;
 use crate::index::{ChunkMeta, ChunkPoint, Hit, Query, VectorStore};
+use crate::model::Content;
 use crate::sync::{Sink, Skipped};
 
 /// Storage strategy that keeps no text.

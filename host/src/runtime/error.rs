@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::bindings::PluginError;
+use crate::model::PluginError;
 
 /// Why a plugin file was refused.
 #[derive(Debug, thiserror::Error)]
@@ -16,14 +16,14 @@ pub enum LoadError {
         reason: String,
     },
     /// Built against a WIT version this host does not implement.
-    #[error("`{file}` is built for {found}; this host supports tributary:provider@{supported}")]
+    #[error("`{file}` is built for {found}; this host supports {supported}")]
     WitVersion {
         /// File name.
         file: String,
         /// What it targets.
         found: String,
         /// What the host implements.
-        supported: &'static str,
+        supported: String,
     },
     /// Imports something the host does not provide.
     #[error("`{file}` cannot be linked: {reason}")]

@@ -9,7 +9,7 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 
 use super::error::LoadError;
-use crate::bindings::{WIT_PACKAGE, WIT_VERSION};
+use crate::bindings::{WIT_PACKAGE, WIT_VERSION, WIT_VERSIONS};
 
 /// Hex SHA-256 of a file's bytes.
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -23,13 +23,14 @@ fn engine_key(engine: &Engine) -> String {
 }
 
 /// Compile `bytes` (or load the cached artifact) and check its WIT version. Returns the
-/// component, its SHA-256 and whether it came from the cache (no compilation).
+/// component, its SHA-256, whether it came from the cache (no compilation) and the WIT
+/// version it was built against.
 pub fn compile(
     engine: &Engine,
     cache_dir: &Path,
     file: &str,
     bytes: &[u8],
-) -> Result<(Component, String, bool), LoadError> {
+) -> Result<(Component, String, bool, &'static str), LoadError> {
     let sha = sha256_hex(bytes);
     let cached = cache_dir.join(format!("{sha}-{}.cwasm", engine_key(engine)));
     let invalid = |e: wasmtime::Error| LoadError::Invalid {
@@ -57,13 +58,17 @@ pub fn compile(
             c
         }
     };
-    check_version(engine, &component, file)?;
-    Ok((component, sha, hit))
+    let version = check_version(engine, &component, file)?;
+    Ok((component, sha, hit, version))
 }
 
-/// Refuse components that do not export this host's `provider` interface version.
-fn check_version(engine: &Engine, component: &Component, file: &str) -> Result<(), LoadError> {
-    let expected = format!("{WIT_PACKAGE}/provider@{WIT_VERSION}");
+/// The supported WIT version a component is built against: it exports that version's
+/// `provider` and imports nothing of another version. Anything else is refused.
+fn check_version(
+    engine: &Engine,
+    component: &Component,
+    file: &str,
+) -> Result<&'static str, LoadError> {
     let ty = component.component_type();
     let names: Vec<String> = ty
         .exports(engine)
@@ -71,17 +76,19 @@ fn check_version(engine: &Engine, component: &Component, file: &str) -> Result<(
         .map(|(name, _)| name.to_string())
         .filter(|n| n.starts_with(&format!("{WIT_PACKAGE}/")))
         .collect();
-    if names.iter().any(|n| n == &expected)
-        && names
-            .iter()
-            .all(|n| n.ends_with(&format!("@{WIT_VERSION}")))
-    {
-        return Ok(());
+    for version in WIT_VERSIONS {
+        let expected = format!("{WIT_PACKAGE}/provider@{version}");
+        if names.iter().any(|n| n == &expected)
+            && names.iter().all(|n| n.ends_with(&format!("@{version}")))
+        {
+            return Ok(version);
+        }
     }
-    match names
+    let export = names
         .iter()
-        .find(|n| !n.ends_with(&format!("@{WIT_VERSION}")))
-    {
+        .find(|n| n.starts_with(&format!("{WIT_PACKAGE}/provider")))
+        .or(names.first());
+    match export {
         Some(other) => {
             let version = other
                 .rsplit_once('@')
@@ -90,12 +97,18 @@ fn check_version(engine: &Engine, component: &Component, file: &str) -> Result<(
             Err(LoadError::WitVersion {
                 file: file.into(),
                 found: format!("{WIT_PACKAGE}@{version}"),
-                supported: WIT_VERSION,
+                supported: WIT_VERSIONS
+                    .iter()
+                    .map(|v| format!("{WIT_PACKAGE}@{v}"))
+                    .collect::<Vec<_>>()
+                    .join(" and "),
             })
         }
         None => Err(LoadError::Invalid {
             file: file.into(),
-            reason: format!("it does not export `{expected}`; is it a Tributary provider?"),
+            reason: format!(
+                "it does not export `{WIT_PACKAGE}/provider@{WIT_VERSION}`; is it a Tributary provider?"
+            ),
         }),
     }
 }

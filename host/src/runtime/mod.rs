@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use wasmtime::Engine;
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::Linker;
 
 pub use engine::{EPOCH_TICK, Limits};
 pub use error::{CallError, LoadError};
@@ -24,9 +24,9 @@ pub use loader::sha256_hex;
 pub use session::Session;
 pub use state::{CallContext, Integration, PluginState};
 
-use crate::bindings::Manifest;
-use crate::bindings::{Plugin, PluginPre};
+use crate::bindings::PluginPre;
 use crate::db::{PluginFileRow, now_ms};
+use crate::model::Manifest;
 use crate::services::Services;
 
 /// A compiled, validated plugin ready to instantiate.
@@ -39,7 +39,7 @@ pub struct LoadedPlugin {
     pub file_name: String,
     /// True when the compiled artifact came from the on-disk cache (no compilation).
     pub from_cache: bool,
-    pub(crate) pre: PluginPre<PluginState>,
+    pub(crate) pre: PluginPre,
 }
 
 /// What happened to one file during a scan or install.
@@ -108,7 +108,7 @@ impl Runtime {
         engine::spawn_epoch_ticker(engine.weak());
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        Plugin::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;
+        crate::bindings::add_to_linker(&mut linker)?;
         std::fs::create_dir_all(&config.plugins_dir)?;
         std::fs::create_dir_all(&config.cache_dir)?;
         let pool = config.limits.pool_instances as usize;
@@ -200,7 +200,7 @@ impl Runtime {
         let engine = self.0.engine.clone();
         let cache_dir = self.0.config.cache_dir.clone();
         let file_owned = file.to_string();
-        let (component, sha256, from_cache) = tokio::task::spawn_blocking(move || {
+        let (component, sha256, from_cache, version) = tokio::task::spawn_blocking(move || {
             loader::compile(&engine, &cache_dir, &file_owned, &bytes)
         })
         .await
@@ -212,7 +212,7 @@ impl Runtime {
             .0
             .linker
             .instantiate_pre(&component)
-            .and_then(PluginPre::new)
+            .and_then(|pre| PluginPre::new(version, pre))
             .map_err(|e| LoadError::Link {
                 file: file.into(),
                 reason: format!("{e:#}"),
@@ -249,8 +249,8 @@ impl Runtime {
 /// The manifest a plugin runs under while its own `manifest()` is being called: no hosts,
 /// no permissions (manifest() must not call imports anyway).
 fn placeholder_manifest() -> Manifest {
-    use crate::bindings::api::*;
-    ProviderManifest {
+    use crate::model::*;
+    Manifest {
         id: "loading".into(),
         name: "loading".into(),
         description: String::new(),
@@ -274,6 +274,8 @@ fn placeholder_manifest() -> Manifest {
         config: Vec::new(),
         webhook: WebhookRouting::None,
         permissions: Vec::new(),
+        actions: Vec::new(),
+        wit_version: crate::bindings::WIT_VERSION,
     }
 }
 

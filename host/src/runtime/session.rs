@@ -10,11 +10,11 @@ use super::engine::Limits;
 use super::error::CallError;
 use super::state::{Integration, PluginState};
 use super::{LoadedPlugin, validate};
-use crate::bindings::Manifest;
-use crate::bindings::api::{
-    Account, Content, ListRequest, Page, Subscription, WebhookOutcome, WebhookRequest,
+use crate::bindings::Instance;
+use crate::model::{
+    Account, Body, Content, ListRequest, Manifest, Page, PluginError, Subscription, WebhookOutcome,
+    WebhookRequest,
 };
-use crate::bindings::{Plugin, PluginError};
 use crate::services::Services;
 
 /// Marker error the epoch callback raises when a call's deadline passed.
@@ -32,7 +32,7 @@ impl std::error::Error for DeadlineExceeded {}
 /// A live instance of one plugin, for one integration (or none), used for one job.
 pub struct Session {
     store: Store<PluginState>,
-    bindings: Plugin,
+    bindings: Instance,
     plugin: Arc<LoadedPlugin>,
     limits: Limits,
     config: Vec<(String, String)>,
@@ -212,7 +212,7 @@ async fn instantiate(
     plugin: &Arc<LoadedPlugin>,
     limits: &Limits,
     state: PluginState,
-) -> Result<(Store<PluginState>, Plugin), CallError> {
+) -> Result<(Store<PluginState>, Instance), CallError> {
     let mut store = Store::new(plugin.pre.engine(), state);
     store.limiter(|s| &mut s.limits);
     store.set_epoch_deadline(1);
@@ -259,9 +259,8 @@ macro_rules! fenced {
     ($self:ident, $check:expr, $method:ident $(, $arg:expr)*) => {{
         $self.arm()?;
         let budget = $self.budget();
-        let api = $self.bindings.tributary_provider_provider();
         let started = Instant::now();
-        let outcome = tokio::time::timeout(budget, api.$method(&mut $self.store $(, $arg)*)).await;
+        let outcome = tokio::time::timeout(budget, $self.bindings.$method(&mut $self.store $(, $arg)*)).await;
         crate::metrics::plugin_call(&$self.plugin.manifest.id, stringify!($method), started.elapsed());
         $self.settle(outcome, $check)
     }};
@@ -272,8 +271,8 @@ impl Session {
     pub async fn manifest(&mut self) -> Result<Manifest, CallError> {
         self.arm()?;
         let budget = self.budget();
-        let api = self.bindings.tributary_provider_provider();
-        let outcome = tokio::time::timeout(budget, api.call_manifest(&mut self.store)).await;
+        let outcome =
+            tokio::time::timeout(budget, self.bindings.call_manifest(&mut self.store)).await;
         self.settle(outcome.map(|r| r.map(Ok)), validate::manifest)
     }
 
@@ -283,16 +282,36 @@ impl Session {
         fenced!(self, validate::account, call_check, &config)
     }
 
-    /// Call `list()`.
+    /// Call `list()`; inline contents with a `download` body come back downloaded.
     pub async fn list(&mut self, req: &ListRequest) -> Result<Page, CallError> {
         let config = self.config.clone();
-        fenced!(self, validate::page, call_list, &config, req)
+        let mut page = fenced!(self, validate::page, call_list, &config, req)?;
+        for r in &mut page.resources {
+            if let Some(c) = &mut r.content {
+                self.resolve_download(c).await?;
+            }
+        }
+        Ok(page)
     }
 
-    /// Call `fetch()`.
+    /// Call `fetch()`; a `download` body comes back downloaded.
     pub async fn fetch(&mut self, id: &str) -> Result<Content, CallError> {
         let config = self.config.clone();
-        fenced!(self, validate::content, call_fetch, &config, id)
+        let mut content = fenced!(self, validate::content, call_fetch, &config, id)?;
+        self.resolve_download(&mut content).await?;
+        Ok(content)
+    }
+
+    /// Replace a `download` body by the bytes the host fetched (allow-listed, capped).
+    async fn resolve_download(&mut self, content: &mut Content) -> Result<(), CallError> {
+        if let Body::Download(d) = &content.body {
+            let call = self.store.data().call.clone();
+            let started = Instant::now();
+            let bytes = call.download(d).await.map_err(CallError::Plugin)?;
+            crate::metrics::plugin_call(&self.plugin.manifest.id, "download", started.elapsed());
+            content.body = Body::Bytes(bytes);
+        }
+        Ok(())
     }
 
     /// Call `webhook()`.
@@ -301,21 +320,45 @@ impl Session {
         fenced!(self, validate::webhook, call_webhook, &config, req)
     }
 
-    /// Call `subscribe()`.
-    pub async fn subscribe(&mut self, callback_url: &str) -> Result<Subscription, CallError> {
+    /// Call `subscribe()` with the subscription's secret (0.1.0 plugins do not get it).
+    pub async fn subscribe(
+        &mut self,
+        callback_url: &str,
+        secret: &str,
+    ) -> Result<Subscription, CallError> {
         let config = self.config.clone();
         fenced!(
             self,
             validate::subscription,
             call_subscribe,
             &config,
-            callback_url
+            callback_url,
+            secret
         )
     }
 
     /// Call `unsubscribe()`.
-    pub async fn unsubscribe(&mut self, id: &str) -> Result<(), CallError> {
+    pub async fn unsubscribe(&mut self, subscription: &Subscription) -> Result<(), CallError> {
         let config = self.config.clone();
-        fenced!(self, |_: &()| Ok(()), call_unsubscribe, &config, id)
+        fenced!(
+            self,
+            |_: &()| Ok(()),
+            call_unsubscribe,
+            &config,
+            subscription
+        )
+    }
+
+    /// Call `run-action()` with JSON `input`; the answer must be JSON too.
+    pub async fn run_action(&mut self, name: &str, input: &str) -> Result<String, CallError> {
+        let config = self.config.clone();
+        fenced!(
+            self,
+            |s: &String| validate::action_output(s),
+            call_run_action,
+            &config,
+            name,
+            input
+        )
     }
 }

@@ -10,7 +10,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::engine::Limits;
-use crate::bindings::Manifest;
+use crate::model::Manifest;
 use crate::services::Services;
 
 /// The integration a call runs for: its id (scopes kv and credentials) and its config.
@@ -61,21 +61,19 @@ impl CallContext {
     }
 
     /// The integration id, or a typed `forbidden` error for calls outside an integration.
-    pub(crate) fn integration_id(&self) -> Result<&str, crate::bindings::PluginError> {
+    pub(crate) fn integration_id(&self) -> Result<&str, crate::model::PluginError> {
         self.integration
             .as_ref()
             .map(|i| i.id.as_str())
             .ok_or_else(|| {
-                crate::bindings::PluginError::Forbidden(
-                    "this call runs outside an integration".into(),
-                )
+                crate::model::PluginError::Forbidden("this call runs outside an integration".into())
             })
     }
 
     /// The credential for this call: the candidate under validation, else the stored one.
     pub(crate) async fn credential(
         &self,
-    ) -> Result<Option<crate::credentials::Credential>, crate::bindings::PluginError> {
+    ) -> Result<Option<crate::credentials::Credential>, crate::model::PluginError> {
         if let Some(c) = self.integration.as_ref().and_then(|i| i.candidate.clone()) {
             return Ok(Some(c));
         }
@@ -86,7 +84,7 @@ impl CallContext {
     /// Refresh the credential for this call (a candidate is returned as it is).
     pub(crate) async fn refresh_credential(
         &self,
-    ) -> Result<crate::credentials::Credential, crate::bindings::PluginError> {
+    ) -> Result<crate::credentials::Credential, crate::model::PluginError> {
         if let Some(c) = self.integration.as_ref().and_then(|i| i.candidate.clone()) {
             return Ok(c);
         }

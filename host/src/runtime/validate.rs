@@ -1,10 +1,8 @@
 //! Checks on everything a plugin returns: the host never trusts a plugin's data shape.
 
-use crate::bindings::Manifest;
-use crate::bindings::api::{
-    Account, Change, Content, Page, Resource, Subscription, WebhookOutcome,
-};
 use crate::egress;
+use crate::model::Manifest;
+use crate::model::{Account, Change, Content, Page, Resource, Subscription, WebhookOutcome};
 
 /// Longest id of a resource or account, in bytes.
 pub const MAX_ID: usize = 1024;
@@ -87,7 +85,7 @@ pub fn manifest(m: &Manifest) -> Result<(), String> {
             ));
         }
     }
-    Ok(())
+    actions(&m.actions)
 }
 
 /// Validate an account.
@@ -103,7 +101,37 @@ pub fn account(a: &Account) -> Result<(), String> {
 
 /// Validate a webhook subscription.
 pub fn subscription(s: &Subscription) -> Result<(), String> {
-    id("subscription id", &s.id)
+    id("subscription id", &s.id)?;
+    bounded(
+        "subscription resource",
+        s.resource.as_deref().unwrap_or_default(),
+        MAX_ID,
+    )
+}
+
+/// Largest JSON Schema an action may declare, and most actions per plugin.
+pub const MAX_ACTIONS: (usize, usize) = (64, 64 * 1024);
+
+/// Validate declared actions: unique names like provider ids, a schema that is JSON.
+fn actions(actions: &[crate::model::Action]) -> Result<(), String> {
+    if actions.len() > MAX_ACTIONS.0 {
+        return Err(format!("at most {} actions", MAX_ACTIONS.0));
+    }
+    let mut names = std::collections::HashSet::new();
+    for a in actions {
+        provider_id(&a.name).map_err(|e| format!("action name: {e}"))?;
+        if !names.insert(a.name.as_str()) {
+            return Err(format!("action {:?} is declared twice", a.name));
+        }
+        bounded("action title", &a.title, 200)?;
+        bounded("action description", &a.description, 2000)?;
+        bounded("action input schema", &a.input_schema, MAX_ACTIONS.1)?;
+        let schema: serde_json::Value = serde_json::from_str(&a.input_schema)
+            .map_err(|e| format!("action {:?}: input schema is not JSON: {e}", a.name))?;
+        jsonschema::validator_for(&schema)
+            .map_err(|e| format!("action {:?}: input schema is invalid: {e}", a.name))?;
+    }
+    Ok(())
 }
 
 /// A resource id as the index keeps it.
@@ -126,8 +154,16 @@ pub fn content(c: &Content) -> Result<(), String> {
     id("content id", &c.id)?;
     bounded("kind", &c.kind, MAX_KIND)?;
     let body = match &c.body {
-        crate::bindings::api::Body::Text(t) => t.len(),
-        crate::bindings::api::Body::Bytes(b) => b.len(),
+        crate::model::Body::Text(t) => t.len(),
+        crate::model::Body::Bytes(b) => b.len(),
+        crate::model::Body::Download(d) => {
+            bounded("download url", &d.url, MAX_URL)?;
+            let headers: usize = d.headers.iter().map(|(k, v)| k.len() + v.len()).sum();
+            if d.headers.len() > 64 || headers > 64 * 1024 {
+                return Err("a download carries at most 64 headers of 64 KiB in all".into());
+            }
+            0
+        }
     };
     if body > MAX_BODY {
         return Err(format!(
@@ -211,9 +247,20 @@ pub fn webhook(o: &WebhookOutcome) -> Result<(), String> {
     if let Some(a) = &o.account_id {
         id("account id", a)?;
     }
+    if let Some(d) = &o.delivery_id {
+        id("delivery id", d)?;
+    }
+    let mut total = 0;
     for c in &o.changes {
         let (Change::Upsert(v) | Change::Delete(v)) = c;
         id("changed resource id", v)?;
+        total += v.len();
+    }
+    // The outcome is stored with the delivery: bound it as a whole, not only per id.
+    if total > MAX_WEBHOOK_CHANGE_BYTES {
+        return Err(format!(
+            "a webhook announces at most {MAX_WEBHOOK_CHANGE_BYTES} bytes of changed ids"
+        ));
     }
     if let Some(r) = &o.response
         && (!(100..=599).contains(&r.status) || r.body.len() > MAX_WEBHOOK_RESPONSE)
@@ -223,14 +270,34 @@ pub fn webhook(o: &WebhookOutcome) -> Result<(), String> {
     Ok(())
 }
 
+/// Largest answer an action may return.
+pub const MAX_ACTION_OUTPUT: usize = 1 << 20;
+
+/// Validate an action's answer: bounded JSON.
+pub fn action_output(s: &str) -> Result<(), String> {
+    if s.len() > MAX_ACTION_OUTPUT {
+        return Err(format!(
+            "action answer is {} bytes, over the limit of {MAX_ACTION_OUTPUT}",
+            s.len()
+        ));
+    }
+    serde_json::from_str::<serde_json::Value>(s)
+        .map(|_| ())
+        .map_err(|e| format!("action answer is not JSON: {e}"))
+}
+
+/// Bytes of changed ids one webhook outcome may carry (it is stored with the delivery).
+pub const MAX_WEBHOOK_CHANGE_BYTES: usize = 2 << 20;
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::api::{Body, WebhookResponse};
+    use crate::model::{Body, WebhookResponse};
 
     fn outcome(changes: Vec<Change>, account: Option<String>) -> WebhookOutcome {
         WebhookOutcome {
             verified: true,
+            delivery_id: None,
             account_id: account,
             changes,
             sync_requested: false,
@@ -251,6 +318,37 @@ mod tests {
         assert!(webhook(&outcome(vec![Change::Delete(long.clone())], None)).is_err());
         assert!(webhook(&outcome(vec![Change::Upsert(String::new())], None)).is_err());
         assert!(webhook(&outcome(vec![], Some(long))).is_err());
+    }
+
+    #[test]
+    fn errors_when_a_webhook_outcome_is_too_large_as_a_whole() {
+        let id = "x".repeat(1000);
+        let many = (0..3000).map(|_| Change::Upsert(id.clone())).collect();
+        assert!(webhook(&outcome(many, None)).unwrap_err().contains("bytes"));
+    }
+
+    #[test]
+    fn errors_when_an_action_is_malformed() {
+        let action = |name: &str, schema: &str| crate::model::Action {
+            name: name.into(),
+            title: "t".into(),
+            description: String::new(),
+            input_schema: schema.into(),
+        };
+        let ok = action("send", r#"{"type":"object"}"#);
+        assert!(actions(std::slice::from_ref(&ok)).is_ok());
+        assert!(actions(&[ok.clone(), ok]).unwrap_err().contains("twice"));
+        assert!(actions(&[action("Send!", "{}")]).is_err());
+        assert!(
+            actions(&[action("send", "not json")])
+                .unwrap_err()
+                .contains("JSON")
+        );
+        assert!(
+            actions(&[action("send", r#"{"type": 12}"#)])
+                .unwrap_err()
+                .contains("invalid")
+        );
     }
 
     #[test]
@@ -281,7 +379,7 @@ mod tests {
             .collect();
         assert!(content(&c).unwrap_err().contains("metadata"));
         let mut c = base;
-        c.author = Some(crate::bindings::api::Author {
+        c.author = Some(crate::model::Author {
             id: None,
             name: "n".repeat(MAX_AUTHOR_FIELD + 1),
             email: None,

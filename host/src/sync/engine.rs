@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Sink, Source};
-use crate::bindings::PluginError;
 use crate::db::{Integration as Row, SyncJob, job_status, now_ms, status};
+use crate::model::PluginError;
 use crate::runtime::{CallError, Integration, Runtime, Session};
 
 /// Tunables of the engine.

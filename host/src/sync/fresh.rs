@@ -8,8 +8,8 @@ use std::hash::{Hash, Hasher};
 use tokio::sync::{Mutex, MutexGuard};
 
 use super::engine::{Stop, SyncEngine};
-use crate::bindings::api::Content;
 use crate::db::{Integration as Row, PageWrite, SyncJob};
+use crate::model::Content;
 
 /// Stripes of the per-integration write lock (bounded, whatever the integration count).
 const STRIPES: usize = 64;

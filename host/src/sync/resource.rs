@@ -3,8 +3,8 @@
 
 use super::Source;
 use super::engine::{Stop, SyncEngine, lease_ms};
-use crate::bindings::PluginError;
 use crate::db::{Integration as Row, PageWrite, SyncJob, SyncedRecord};
+use crate::model::PluginError;
 use crate::runtime::CallError;
 
 impl SyncEngine {

@@ -5,8 +5,8 @@
 
 use futures::future::BoxFuture;
 
-use crate::bindings::api::Content;
 use crate::db::Integration;
+use crate::model::Content;
 
 /// A resource the sink took but holds nothing of (unsupported type, no text): recorded
 /// as skipped with the reason, never a failure.

@@ -4,7 +4,7 @@
 
 use futures::future::BoxFuture;
 
-use crate::bindings::api::{Content, ListRequest, Page};
+use crate::model::{Content, ListRequest, Page};
 use crate::runtime::{CallError, Session};
 
 /// The calls a sync walk makes.

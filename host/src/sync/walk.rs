@@ -16,9 +16,9 @@ use serde_json::{Value, json};
 
 use super::Source;
 use super::engine::{Stop, SyncEngine, lease_ms};
-use crate::bindings::PluginError;
-use crate::bindings::api::{Content, ListMode, ListRequest, Page};
 use crate::db::{Integration as Row, PageWrite, SyncJob, SyncedRecord};
+use crate::model::PluginError;
+use crate::model::{Content, ListMode, ListRequest, Page};
 use crate::runtime::{CallError, validate};
 
 /// Most per-resource failures kept on a job.

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 pub use fanout::{Fanout, Round};
-pub use subscriptions::{Subscriptions, renew_at};
+pub use subscriptions::{Subscriptions, open_secret, renew_at};
 
 use crate::db::{Db, Integration, NewDelivery};
 
@@ -75,6 +75,9 @@ pub struct Intake {
     db: Db,
     integrations: Lookups<Option<Integration>>,
     enabled: Lookups<bool>,
+    /// Sealed subscription secrets by integration (renewals keep the secret, so a second
+    /// of staleness never refuses a genuine call).
+    secrets: Lookups<Option<crate::crypto::Sealed>>,
 }
 
 impl Intake {
@@ -89,6 +92,7 @@ impl Intake {
             db,
             integrations: Lookups::new(),
             enabled: Lookups::new(),
+            secrets: Lookups::new(),
         })
     }
 
@@ -110,6 +114,23 @@ impl Intake {
         let on = self.db.registry_entry(provider).await?.enabled;
         self.enabled.put(provider, on);
         Ok(on)
+    }
+
+    /// The sealed subscription secret of `integration_id` (read at most once a second).
+    pub async fn subscription_secret(
+        &self,
+        integration_id: &str,
+    ) -> anyhow::Result<Option<crate::crypto::Sealed>> {
+        if let Some(s) = self.secrets.get(integration_id) {
+            return Ok(s);
+        }
+        let sealed = self
+            .db
+            .subscription(integration_id)
+            .await?
+            .and_then(|s| s.secret);
+        self.secrets.put(integration_id, sealed.clone());
+        Ok(sealed)
     }
 
     /// Drop what this process remembers of `provider`'s registry entry (after a change).

@@ -3,10 +3,12 @@
 //! registration, renews it before it expires (Drive channels and Gmail watches lapse
 //! within a week), retries failures with backoff, and unsubscribes on disconnect.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::bindings::api::WebhookRouting;
+use crate::crypto::{Keyring, Sealed};
 use crate::db::{Integration as Row, SubscriptionRow, now_ms, subscription_state};
+use crate::model::{Subscription, WebhookRouting};
 use crate::runtime::{Integration, Runtime};
 
 /// How often the renewal loop looks for due subscriptions.
@@ -26,6 +28,32 @@ const MAX_TEXT: usize = 1_000;
 pub struct Subscriptions {
     runtime: Runtime,
     public_url: String,
+    keyring: Arc<Keyring>,
+}
+
+/// The sealing context of an integration's subscription secret: a sealed value copied to
+/// another integration's row does not open.
+fn secret_context(integration_id: &str) -> String {
+    format!("subscription:{integration_id}:secret")
+}
+
+/// Open the subscription secret `sealed` of `integration_id`.
+pub fn open_secret(
+    keyring: &Keyring,
+    integration_id: &str,
+    sealed: &Sealed,
+) -> anyhow::Result<String> {
+    let bytes = keyring.open_sealed(&secret_context(integration_id), sealed)?;
+    Ok(String::from_utf8(bytes)?)
+}
+
+/// The registration a row describes, as `unsubscribe` takes it.
+fn registered(row: &SubscriptionRow) -> Option<Subscription> {
+    row.subscription_id.as_ref().map(|id| Subscription {
+        id: id.clone(),
+        expires_at: row.expires_at,
+        resource: row.resource.clone(),
+    })
 }
 
 /// When to renew a registration that lapses at `expires_at`: with a quarter of its life
@@ -50,12 +78,33 @@ fn bounded(mut s: String) -> String {
 }
 
 impl Subscriptions {
-    /// Subscriptions over `runtime`, with callbacks under `public_url`.
-    pub fn new(runtime: Runtime, public_url: &str) -> Subscriptions {
+    /// Subscriptions over `runtime`, with callbacks under `public_url`, sealing each
+    /// subscription's secret with `keyring`.
+    pub fn new(runtime: Runtime, public_url: &str, keyring: Arc<Keyring>) -> Subscriptions {
         Subscriptions {
             runtime,
             public_url: public_url.trim_end_matches('/').to_string(),
+            keyring,
         }
+    }
+
+    /// The secret for `row`'s registration: the one it had (renewals keep it, so calls
+    /// signed during the overlap of old and new registration verify), else a new random one.
+    fn secret(
+        &self,
+        row: &Row,
+        previous: Option<&SubscriptionRow>,
+    ) -> anyhow::Result<(String, Sealed)> {
+        if let Some(sealed) = previous.and_then(|p| p.secret.as_ref())
+            && let Ok(secret) = open_secret(&self.keyring, &row.id, sealed)
+        {
+            return Ok((secret, sealed.clone()));
+        }
+        let secret = hex::encode(rand::random::<[u8; 32]>());
+        let sealed = self
+            .keyring
+            .seal(&secret_context(&row.id), secret.as_bytes())?;
+        Ok((secret, sealed))
     }
 
     /// The callback URL of an integration: per-app providers share one address.
@@ -89,16 +138,15 @@ impl Subscriptions {
         let db = &self.runtime.services().db;
         let callback = self.callback_url(plugin.manifest.webhook, &row.provider, &row.id);
         let previous = db.subscription(&row.id).await?;
+        let (secret, sealed) = self.secret(row, previous.as_ref())?;
         let now = now_ms();
         let integration = Integration::new(&row.id, row.config_pairs());
         let attempt = match self.runtime.session(&row.provider, Some(integration)).await {
             Ok(mut session) => {
-                let made = session.subscribe(&callback).await;
-                if let (Ok(new), Some(old)) = (
-                    &made,
-                    previous.as_ref().and_then(|p| p.subscription_id.as_ref()),
-                ) && *old != new.id
-                    && let Err(e) = session.unsubscribe(old).await
+                let made = session.subscribe(&callback, &secret).await;
+                if let (Ok(new), Some(old)) = (&made, previous.as_ref().and_then(registered))
+                    && old.id != new.id
+                    && let Err(e) = session.unsubscribe(&old).await
                 {
                     tracing::warn!(integration = %row.id, provider = %row.provider, error = %e,
                         "the replaced webhook registration was not removed; it lapses at its expiry");
@@ -120,6 +168,8 @@ impl Subscriptions {
                 failures: 0,
                 renew_at: renew_at(now, s.expires_at),
                 updated_at: now,
+                resource: s.resource,
+                secret: Some(sealed),
             },
             Err(e) => {
                 let why = e.to_string();
@@ -137,6 +187,8 @@ impl Subscriptions {
                     failures,
                     renew_at: Some(retry_at(now, failures - 1)),
                     updated_at: now,
+                    resource: previous.as_ref().and_then(|p| p.resource.clone()),
+                    secret: Some(sealed),
                 }
             }
         };
@@ -152,10 +204,10 @@ impl Subscriptions {
         let Some(sub) = db.subscription(&row.id).await? else {
             return Ok(());
         };
-        if let Some(id) = &sub.subscription_id {
+        if let Some(registration) = registered(&sub) {
             let integration = Integration::new(&row.id, row.config_pairs());
             let removed = match self.runtime.session(&row.provider, Some(integration)).await {
-                Ok(mut s) => s.unsubscribe(id).await,
+                Ok(mut s) => s.unsubscribe(&registration).await,
                 Err(e) => Err(e),
             };
             if let Err(e) = removed {

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tributary::bindings::api::{ListMode, ListRequest};
 use tributary::credentials::MemoryCredentials;
 use tributary::db::Db;
+use tributary::model::{ListMode, ListRequest};
 use tributary::runtime::{Limits, Runtime, RuntimeConfig};
 use tributary::services::{EgressLimits, Services};
 
@@ -25,6 +25,7 @@ pub fn component(name: &str) -> PathBuf {
         "paged" => env!("TRIBUTARY_COMPONENT_PAGED"),
         "paced" => env!("TRIBUTARY_COMPONENT_PACED"),
         "evented" => env!("TRIBUTARY_COMPONENT_EVENTED"),
+        "legacy_v1" => env!("TRIBUTARY_COMPONENT_LEGACY_V1"),
         "substack" => env!("TRIBUTARY_PLUGIN_SUBSTACK"),
         other => panic!("unknown component {other}"),
     };
@@ -269,6 +270,16 @@ pub async fn serve_host_with(
     allow_private: bool,
     index: tributary::ingest::IndexConfig,
 ) -> Served {
+    serve_host_tuned(db_url, components, allow_private, |c| c.index = index).await
+}
+
+/// [`serve_host`] with any host setting changed by `tune` before the host opens.
+pub async fn serve_host_tuned(
+    db_url: Option<String>,
+    components: &[&str],
+    allow_private: bool,
+    tune: impl FnOnce(&mut tributary::server::HostConfig),
+) -> Served {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
     for c in components {
@@ -285,7 +296,7 @@ pub async fn serve_host_with(
     config.allow_private_egress = allow_private;
     config.public_url = base.clone();
     config.frontend_url = Some("http://frontend.test/done".into());
-    config.index = index;
+    tune(&mut config);
     let host = tributary::server::Host::open(&config).await.unwrap();
     let state = host.state();
     let router = tributary::api::app(state.clone());

@@ -10,7 +10,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 use tributary::api::app;
-use tributary::bindings::api::Auth;
+use tributary::model::Auth;
 use tributary::runtime::Integration;
 use tributary::sync::{EngineConfig, Outcome};
 

@@ -2,18 +2,22 @@
 //! committed to the delivery log before the 2xx and fanned out into jobs by the webhook
 //! worker; redeliveries are acknowledged without new work; a webhook fetch that races a
 //! walk never replaces newer content with older; a host killed under 10,000 concurrent
-//! deliveries loses none it acknowledged. One test binary: every module links the host
-//! once.
+//! deliveries loses none it acknowledged. WIT 0.2.0 beside 0.1.0: both versions sync in
+//! one host, host downloads, declared actions. One test binary: every module links the
+//! host once.
 
 #[path = "../common/mod.rs"]
 mod common;
 
+mod actions;
 mod deliveries;
+mod downloads;
 mod intake;
 mod killed;
 mod perapp;
 mod stale;
 mod subscriptions;
+mod versions;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -34,6 +38,12 @@ pub struct Item {
 #[derive(Default)]
 pub struct Api {
     pub items: BTreeMap<String, Item>,
+    /// Items whose body is a file the host downloads: mime type, bytes, reported size.
+    pub files: BTreeMap<String, (String, Vec<u8>, Option<u64>)>,
+    /// Downloads served, by id.
+    pub downloads: BTreeMap<String, usize>,
+    /// Items created through `POST /items` (the `create_item` action), in order.
+    pub created: Vec<Value>,
     pub fetches: BTreeMap<String, usize>,
     /// A fetch of this id says so on `.1` and waits for `.2` (a walk held mid-page).
     pub hold: Option<(String, Arc<tokio::sync::Notify>, Arc<tokio::sync::Notify>)>,
@@ -79,18 +89,56 @@ async fn fetch(State(api): State<Shared>, Path(id): Path<String>) -> axum::respo
     }
     let mut a = api.lock().unwrap();
     *a.fetches.entry(id.clone()).or_default() += 1;
+    let file = a.files.get(&id).map(|(mime, _, size)| {
+        let path = if mime == "elsewhere" {
+            "https://files.elsewhere.test/x".to_string()
+        } else {
+            format!("/files/{id}")
+        };
+        json!({"file": path, "mime": mime, "size": size})
+    });
     match a.items.get(&id) {
-        Some(i) => Json(json!({"id": id, "title": id, "body": i.body, "updated": i.updated}))
+        Some(i) => {
+            let mut v = json!({"id": id, "title": id, "body": i.body, "updated": i.updated});
+            if let Some(Value::Object(f)) = file {
+                v.as_object_mut().unwrap().extend(f);
+            }
+            Json(v).into_response()
+        }
+        None => (axum::http::StatusCode::NOT_FOUND, "gone").into_response(),
+    }
+}
+
+/// A file's bytes (the host downloads them; the plugin never sees them).
+async fn file(State(api): State<Shared>, Path(id): Path<String>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut a = api.lock().unwrap();
+    *a.downloads.entry(id.clone()).or_default() += 1;
+    match a.files.get(&id) {
+        Some((mime, bytes, _)) => (
+            [(axum::http::header::CONTENT_TYPE, mime.clone())],
+            bytes.clone(),
+        )
             .into_response(),
         None => (axum::http::StatusCode::NOT_FOUND, "gone").into_response(),
     }
 }
 
+/// `POST /items`: create an item from `{title, body}`.
+async fn create(State(api): State<Shared>, Json(v): Json<Value>) -> Json<Value> {
+    let mut a = api.lock().unwrap();
+    a.created.push(v.clone());
+    let id = format!("new-{}", a.created.len());
+    a.put(&id, v["body"].as_str().unwrap_or_default(), 1);
+    Json(json!({"id": id}))
+}
+
 /// Serve the fake API; its address.
 pub async fn fake_api(api: Shared) -> std::net::SocketAddr {
     let router = Router::new()
-        .route("/items", get(list))
+        .route("/items", get(list).post(create))
         .route("/items/{id}", get(fetch))
+        .route("/files/{id}", get(file))
         .with_state(api);
     common::serve(router).await
 }
@@ -130,4 +178,35 @@ pub async fn post_with(
 /// [`post_with`] without a delivery id, on a fresh client.
 pub async fn post(url: &str, body: &Value, signature: Option<String>) -> Answer {
     post_with(&reqwest::Client::new(), url, body, signature, None).await
+}
+
+/// `user`'s own integration with `provider` (no credential), as a connect leaves it.
+pub async fn owned_integration(
+    db: &tributary::db::Db,
+    user: &tributary::db::User,
+    provider: &str,
+) -> tributary::db::Integration {
+    let owner = tributary::db::Owner::User(user.id.clone());
+    db.connect_integration(tributary::db::Connect {
+        owner: &owner,
+        provider,
+        user_id: &user.id,
+        config: &serde_json::Map::new(),
+        account: ("a", "a"),
+    })
+    .await
+    .unwrap()
+}
+
+/// `GET /api/search?q=` as the holder of `key`: the answer.
+pub async fn search(base: &str, key: &str, q: &str) -> Value {
+    let resp = reqwest::Client::new()
+        .get(format!("{base}/api/search"))
+        .query(&[("q", q)])
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.json().await.unwrap()
 }

@@ -1,6 +1,7 @@
 //! Subscriptions against a fake hooks API: subscribe on connect with a callback under the
-//! public URL, renew before expiry (the replaced registration removed), a failure shown on
-//! the integration and retried, unsubscribe on disconnect.
+//! public URL and a per-subscription secret (sealed at rest, handed back to the plugin to
+//! verify calls, kept across renewals), renew before expiry (the replaced registration
+//! removed), a failure shown on the integration and retried, unsubscribe on disconnect.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -18,6 +19,7 @@ use super::common::*;
 #[derive(Default)]
 struct Hooks {
     live: BTreeMap<String, String>,
+    secrets: BTreeMap<String, String>,
     made: usize,
     removed: Vec<String>,
     fail: bool,
@@ -37,6 +39,8 @@ async fn create(State(h): State<Shared>, Json(body): Json<Value>) -> (StatusCode
     let id = format!("h-{}", h.made);
     h.live
         .insert(id.clone(), body["url"].as_str().unwrap().to_string());
+    h.secrets
+        .insert(id.clone(), body["secret"].as_str().unwrap().to_string());
     let expires = now_ms() + 3_600_000;
     (
         StatusCode::CREATED,
@@ -126,19 +130,59 @@ async fn works_when_subscriptions_follow_connect_expiry_failure_and_disconnect()
     let renew = sub["renew_at"].as_i64().unwrap();
     assert!(renew < sub["expires_at"].as_i64().unwrap() && renew > now_ms() + 40 * 60_000);
 
-    // The provider calls the callback: it verifies and is recorded.
-    let bytes = serde_json::to_vec(&json!({"changed": ["a"]})).unwrap();
-    let resp = reqwest::Client::new()
-        .post(&callback)
-        .header("x-hub-signature-256", super::sign(&bytes))
-        .body(bytes)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
+    // The registration got a random secret; at rest it is sealed, never in clear.
+    let secret = hooks.lock().unwrap().secrets["h-1"].clone();
+    assert!(
+        secret.len() == 64 && secret.chars().all(|c| c.is_ascii_hexdigit()),
+        "{secret}"
+    );
+    let row = db.subscription(&id).await.unwrap().unwrap();
+    let sealed = row.secret.as_ref().expect("the secret is stored");
+    assert!(
+        !sealed
+            .bytes
+            .windows(secret.len())
+            .any(|w| w == secret.as_bytes())
+    );
+    assert!(!details.to_string().contains(&secret));
+
+    // The provider calls the callback signed with that secret: the plugin gets it back,
+    // verifies and the delivery is recorded; a call signed with another secret is not.
+    let signed = |key: &str, body: &Value| {
+        let bytes = serde_json::to_vec(body).unwrap();
+        let sig = hex::encode(tributary_sdk::signature::hmac_sha256(
+            key.as_bytes(),
+            &bytes,
+        ));
+        (bytes, format!("sha256={sig}"))
+    };
+    let deliver = async |(bytes, sig): (Vec<u8>, String)| {
+        let resp = reqwest::Client::new()
+            .post(&callback)
+            .header("x-hub-signature-256", sig)
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json::<Value>().await.unwrap())
+    };
+    let first = json!({"changed": ["a"], "event_id": "Ev-1"});
+    let (code, answer) = deliver(signed(&secret, &first)).await;
+    assert_eq!(code, 200, "{answer}");
+    assert!(answer["delivery"].is_string(), "{answer}");
+    let (code, _) = deliver(signed("not-the-secret", &json!({"changed": ["b"]}))).await;
+    assert_eq!(code, 401);
+    // The delivery id the plugin read from the body makes a redelivery a duplicate.
+    let (code, answer) = deliver(signed(&secret, &first)).await;
+    assert_eq!(
+        (code, answer["duplicate"].as_bool()),
+        (200, Some(true)),
+        "{answer}"
+    );
 
     // Nothing is due yet; once due, a new registration replaces the old one.
-    let subs = Subscriptions::new(s.state.runtime.clone(), &s.base);
+    let subs = Subscriptions::new(s.state.runtime.clone(), &s.base, s.state.keyring.clone());
     assert_eq!(subs.renew_due().await.unwrap(), 0);
     let make_due = async || {
         let mut row = db.subscription(&id).await.unwrap().unwrap();
@@ -151,6 +195,8 @@ async fn works_when_subscriptions_follow_connect_expiry_failure_and_disconnect()
         let h = hooks.lock().unwrap();
         assert_eq!(h.live.keys().collect::<Vec<_>>(), ["h-2"]);
         assert_eq!(h.removed, ["h-1"]);
+        // Renewals keep the secret: calls signed during the overlap still verify.
+        assert_eq!(h.secrets["h-2"], secret);
     }
     assert_eq!(
         db.subscription(&id)

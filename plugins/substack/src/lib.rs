@@ -1,16 +1,20 @@
 //! Substack (and any RSS/Atom feed) provider: every entry of the feed is a resource,
 //! listed with its full content (HTML turned into text), so a sync needs no `fetch`.
 
-use std::cell::RefCell;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use feed_rs::model::{Entry, Feed};
 use tributary_sdk::paging::OffsetCursor;
 use tributary_sdk::prelude::*;
 use tributary_sdk::{Capabilities, FieldKind};
 
-/// The provider.
-pub struct Substack;
+/// The provider. An instance lives for one job.
+#[derive(Default)]
+pub struct Substack {
+    /// The feed of the walk in progress: later pages of one walk read the same snapshot
+    /// instead of downloading and parsing it again.
+    walk: Option<(String, Arc<Feed>)>,
+}
 
 /// Largest page, whatever the host asks for.
 const MAX_PAGE: usize = 1000;
@@ -36,27 +40,17 @@ fn feed_url(config: &Config) -> Result<String, Error> {
     Ok(format!("https://{publication}.substack.com/feed"))
 }
 
-thread_local! {
-    /// The feed of the walk in progress: later pages of one walk read the same snapshot
-    /// instead of downloading and parsing it again. An instance lives for one job.
-    static WALK: RefCell<Option<(String, Rc<Feed>)>> = const { RefCell::new(None) };
-}
-
-/// The feed for a page: a fresh download on the first page, the walk's snapshot after.
-fn feed_for_page(config: &Config, continuing: bool) -> Result<Rc<Feed>, Error> {
-    let url = feed_url(config)?;
-    if continuing
-        && let Some(feed) = WALK.with_borrow(|w| {
-            w.as_ref()
-                .filter(|(u, _)| *u == url)
-                .map(|(_, f)| f.clone())
-        })
-    {
-        return Ok(feed);
+impl Substack {
+    /// The feed for a page: a fresh download on the first page, the walk's snapshot after.
+    fn feed_for_page(&mut self, config: &Config, continuing: bool) -> Result<Arc<Feed>, Error> {
+        let url = feed_url(config)?;
+        if continuing && let Some((_, feed)) = self.walk.as_ref().filter(|(u, _)| *u == url) {
+            return Ok(feed.clone());
+        }
+        let feed = Arc::new(load_feed(config)?);
+        self.walk = Some((url, feed.clone()));
+        Ok(feed)
     }
-    let feed = Rc::new(load_feed(config)?);
-    WALK.set(Some((url, feed.clone())));
-    Ok(feed)
 }
 
 fn load_feed(config: &Config) -> Result<Feed, Error> {
@@ -144,7 +138,7 @@ impl Provider for Substack {
             .build()
     }
 
-    fn check(config: &Config) -> Result<Account, Error> {
+    fn check(&mut self, config: &Config) -> Result<Account, Error> {
         let feed = load_feed(config)?;
         let name = feed
             .title
@@ -157,8 +151,8 @@ impl Provider for Substack {
         })
     }
 
-    fn list(config: &Config, req: ListRequest) -> Result<Page, Error> {
-        let feed = feed_for_page(config, req.cursor.is_some())?;
+    fn list(&mut self, config: &Config, req: ListRequest) -> Result<Page, Error> {
+        let feed = self.feed_for_page(config, req.cursor.is_some())?;
         let after = match req.mode {
             ListMode::Incremental => req.modified_after,
             ListMode::Full => None,
@@ -182,7 +176,7 @@ impl Provider for Substack {
         })
     }
 
-    fn fetch(config: &Config, id: &str) -> Result<Content, Error> {
+    fn fetch(&mut self, config: &Config, id: &str) -> Result<Content, Error> {
         let feed = load_feed(config)?;
         feed.entries
             .iter()

@@ -4,6 +4,7 @@
 use serde::Deserialize;
 use tributary_sdk::prelude::*;
 
+#[derive(Default)]
 struct Basicky;
 
 #[derive(Deserialize)]
@@ -19,7 +20,7 @@ impl Provider for Basicky {
             .build()
     }
 
-    fn check(_config: &Config) -> Result<Account, Error> {
+    fn check(&mut self, _config: &Config) -> Result<Account, Error> {
         let who: WhoAmI = http::Request::get("https://api.basicky.test/whoami")
             .authenticated()
             .send()?
@@ -32,11 +33,11 @@ impl Provider for Basicky {
         })
     }
 
-    fn list(_config: &Config, _req: ListRequest) -> Result<Page, Error> {
+    fn list(&mut self, _config: &Config, _req: ListRequest) -> Result<Page, Error> {
         Ok(Page::last(vec![]))
     }
 
-    fn fetch(_config: &Config, id: &str) -> Result<Content, Error> {
+    fn fetch(&mut self, _config: &Config, id: &str) -> Result<Content, Error> {
         Err(Error::not_found(id))
     }
 }

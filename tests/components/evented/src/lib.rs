@@ -9,6 +9,7 @@ use tributary_sdk::prelude::*;
 use tributary_sdk::signature::{self, SLACK_MAX_SKEW_SECS};
 use tributary_sdk::{Capabilities, WebhookResponse, WebhookRouting};
 
+#[derive(Default)]
 struct Evented;
 
 #[derive(Deserialize)]
@@ -42,15 +43,15 @@ impl Provider for Evented {
             .build()
     }
 
-    fn list(_config: &Config, _req: ListRequest) -> Result<Page, Error> {
+    fn list(&mut self, _config: &Config, _req: ListRequest) -> Result<Page, Error> {
         Ok(Page::last(Vec::new()))
     }
 
-    fn fetch(_config: &Config, id: &str) -> Result<Content, Error> {
+    fn fetch(&mut self, _config: &Config, id: &str) -> Result<Content, Error> {
         Err(Error::not_found(id.to_string()))
     }
 
-    fn webhook(_config: &Config, req: WebhookRequest) -> Result<WebhookOutcome, Error> {
+    fn webhook(&mut self, _config: &Config, req: WebhookRequest) -> Result<WebhookOutcome, Error> {
         let secret = secrets::require("signing_secret")?;
         let ts = signature::header(&req.headers, "x-slack-request-timestamp").unwrap_or_default();
         let sig = signature::header(&req.headers, "x-slack-signature").unwrap_or_default();

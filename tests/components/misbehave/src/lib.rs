@@ -3,6 +3,7 @@
 use tributary_sdk::prelude::*;
 use tributary_sdk::{Permission, tokens};
 
+#[derive(Default)]
 struct Misbehave;
 
 /// One resource (named after the cursor) and a next cursor.
@@ -45,7 +46,7 @@ impl Provider for Misbehave {
             .build()
     }
 
-    fn list(config: &Config, req: ListRequest) -> Result<Page, Error> {
+    fn list(&mut self, config: &Config, req: ListRequest) -> Result<Page, Error> {
         let arg = config.get("arg").unwrap_or_default().to_string();
         match config.require("mode")? {
             "loop" => {
@@ -189,7 +190,7 @@ impl Provider for Misbehave {
         }
     }
 
-    fn fetch(config: &Config, id: &str) -> Result<Content, Error> {
+    fn fetch(&mut self, config: &Config, id: &str) -> Result<Content, Error> {
         if config.get("mode") == Some("fetch-trap") && id == "boom" {
             panic!("misbehave crashed fetching {id}");
         }

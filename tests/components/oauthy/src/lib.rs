@@ -6,6 +6,7 @@ use serde::Deserialize;
 use tributary_sdk::prelude::*;
 use tributary_sdk::{ClientAuth, Oauth2};
 
+#[derive(Default)]
 struct Oauthy;
 
 #[derive(Deserialize)]
@@ -24,6 +25,9 @@ impl Provider for Oauthy {
             pkce: true,
             client_auth: ClientAuth::Basic,
             extra_params: vec![("access_type".into(), "offline".into())],
+            scope_param: None,
+            scope_separator: None,
+            token_pointer: None,
         };
         ManifestBuilder::new("oauthy", "OAuthy")
             .auth(Auth::Oauth2(oauth), Injection::Bearer)
@@ -31,7 +35,7 @@ impl Provider for Oauthy {
             .build()
     }
 
-    fn check(_config: &Config) -> Result<Account, Error> {
+    fn check(&mut self, _config: &Config) -> Result<Account, Error> {
         let me: Me = http::Request::get("https://api.oauthy.test/me")
             .authenticated()
             .send()?
@@ -44,7 +48,7 @@ impl Provider for Oauthy {
         })
     }
 
-    fn list(_config: &Config, _req: ListRequest) -> Result<Page, Error> {
+    fn list(&mut self, _config: &Config, _req: ListRequest) -> Result<Page, Error> {
         let items: Vec<String> = http::Request::get("https://api.oauthy.test/items")
             .authenticated()
             .send()?
@@ -57,7 +61,7 @@ impl Provider for Oauthy {
         Ok(Page::last(resources))
     }
 
-    fn fetch(_config: &Config, id: &str) -> Result<Content, Error> {
+    fn fetch(&mut self, _config: &Config, id: &str) -> Result<Content, Error> {
         Err(Error::not_found(id))
     }
 }

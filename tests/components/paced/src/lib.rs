@@ -8,6 +8,7 @@ mod api;
 use tributary_sdk::prelude::*;
 use tributary_sdk::{Capabilities, FieldKind};
 
+#[derive(Default)]
 struct Paced;
 
 impl Provider for Paced {
@@ -25,11 +26,11 @@ impl Provider for Paced {
             .build()
     }
 
-    fn list(config: &Config, req: ListRequest) -> Result<Page, Error> {
+    fn list(&mut self, config: &Config, req: ListRequest) -> Result<Page, Error> {
         api::list(config, req)
     }
 
-    fn fetch(config: &Config, id: &str) -> Result<Content, Error> {
+    fn fetch(&mut self, config: &Config, id: &str) -> Result<Content, Error> {
         api::fetch(config, id)
     }
 }

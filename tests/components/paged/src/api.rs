@@ -39,6 +39,11 @@ struct Item {
     mime: Option<String>,
     #[serde(default)]
     url: Option<String>,
+    /// A file the host downloads itself (a path on the API), with its reported size.
+    #[serde(default)]
+    file: Option<String>,
+    #[serde(default)]
+    size: Option<u64>,
 }
 
 fn scope(config: &Config) -> String {
@@ -91,6 +96,30 @@ pub fn fetch(config: &Config, id: &str) -> Result<Content, Error> {
         .send()?
         .error_for_status()?
         .json()?;
+    if let Some(file) = &item.file {
+        // Absolute URLs pass as they are (a test points one at a host not allowed).
+        let url = match file.starts_with("http") {
+            true => file.clone(),
+            false => format!("{API}{file}"),
+        };
+        let mime = item.mime.as_deref().unwrap_or("application/octet-stream");
+        let version = item.updated.to_string();
+        let mut c = Content::download(
+            &item.id,
+            "file",
+            &item.title,
+            mime,
+            &url,
+            &version,
+            item.size,
+        )
+        .with_times(None, Some(item.updated));
+        // This API takes no credentials (the integration has none to add).
+        if let Body::Download(d) = &mut c.body {
+            d.authenticate = false;
+        }
+        return Ok(c);
+    }
     Ok(content(
         &item.id,
         &item.title,

@@ -10,7 +10,19 @@ use tributary_sdk::{
     Capabilities, FieldKind, Subscription, WebhookResponse, WebhookRouting, signature,
 };
 
+#[derive(Default)]
 struct Paged;
+
+/// Input of the `create_item` action.
+const CREATE_ITEM_SCHEMA: &str = r#"{
+  "type": "object",
+  "required": ["title", "body"],
+  "additionalProperties": false,
+  "properties": {
+    "title": {"type": "string", "minLength": 1, "maxLength": 200},
+    "body": {"type": "string"}
+  }
+}"#;
 
 #[derive(Deserialize)]
 struct Hook {
@@ -22,6 +34,8 @@ struct Hook {
     sync: bool,
     /// A handshake the provider expects echoed right away.
     challenge: Option<String>,
+    /// The delivery's id in the body (Slack `event_id` style).
+    event_id: Option<String>,
 }
 
 impl Provider for Paged {
@@ -37,35 +51,72 @@ impl Provider for Paged {
             .allowed_host("api.paged.test")
             .field("collection", "Collection", FieldKind::Text, false)
             .webhook(WebhookRouting::PerIntegration)
+            .action(
+                "create_item",
+                "Create an item",
+                "Adds an item to the API (a write, run only on an explicit API call)",
+                CREATE_ITEM_SCHEMA,
+            )
             .build()
     }
 
-    fn list(config: &Config, req: ListRequest) -> Result<Page, Error> {
+    fn run_action(
+        &mut self,
+        _config: &Config,
+        name: &str,
+        input: serde_json::Value,
+    ) -> Result<serde_json::Value, Error> {
+        match name {
+            "create_item" => {
+                let created: serde_json::Value = http::Request::post(format!("{}/items", api::API))
+                    .json(&input)
+                    .send()?
+                    .error_for_status()?
+                    .json()?;
+                Ok(serde_json::json!({ "id": created["id"] }))
+            }
+            other => Err(Error::not_found(format!("no action `{other}`"))),
+        }
+    }
+
+    fn list(&mut self, config: &Config, req: ListRequest) -> Result<Page, Error> {
         api::list(config, req)
     }
 
-    fn fetch(config: &Config, id: &str) -> Result<Content, Error> {
+    fn fetch(&mut self, config: &Config, id: &str) -> Result<Content, Error> {
         api::fetch(config, id)
     }
 
-    fn subscribe(_config: &Config, callback_url: &str) -> Result<Subscription, Error> {
-        register_hook(callback_url)
+    fn subscribe(
+        &mut self,
+        _config: &Config,
+        callback_url: &str,
+        secret: &str,
+    ) -> Result<Subscription, Error> {
+        register_hook(callback_url, secret)
     }
 
-    fn unsubscribe(_config: &Config, id: &str) -> Result<(), Error> {
-        remove_hook(id)
+    fn unsubscribe(&mut self, _config: &Config, subscription: &Subscription) -> Result<(), Error> {
+        remove_hook(&subscription.id)
     }
 
-    fn webhook(_config: &Config, req: WebhookRequest) -> Result<WebhookOutcome, Error> {
-        let secret = secrets::get("webhook_secret")?
-            .ok_or_else(|| Error::invalid_config("no webhook_secret is configured"))?;
+    fn webhook(&mut self, _config: &Config, req: WebhookRequest) -> Result<WebhookOutcome, Error> {
         let given = req
             .headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case("x-hub-signature-256"))
             .map(|(_, v)| v.as_str())
             .unwrap_or_default();
-        if !signature::verify_hmac_sha256_hex(secret.as_bytes(), &req.body, given, "sha256=") {
+        // Hooks registered by `subscribe` sign with their own secret (GitHub repo hooks);
+        // calls from before that sign with the app's.
+        let by_hook = req.subscription_secret.as_deref().is_some_and(|s| {
+            signature::verify_hmac_sha256_hex(s.as_bytes(), &req.body, given, "sha256=")
+        });
+        let by_app = match secrets::get("webhook_secret")? {
+            Some(s) => signature::verify_hmac_sha256_hex(s.as_bytes(), &req.body, given, "sha256="),
+            None => false,
+        };
+        if !by_hook && !by_app {
             return Ok(WebhookOutcome::rejected());
         }
         let hook: Hook = serde_json::from_slice(&req.body)
@@ -74,6 +125,7 @@ impl Provider for Paged {
         changes.extend(hook.deleted.into_iter().map(Change::Delete));
         let mut outcome = WebhookOutcome::changes(changes);
         outcome.sync_requested = hook.sync;
+        outcome.delivery_id = hook.event_id;
         outcome.response = hook.challenge.map(|c| WebhookResponse {
             status: 200,
             headers: vec![("content-type".into(), "text/plain".into())],
@@ -86,6 +138,7 @@ impl Provider for Paged {
 #[derive(serde::Serialize)]
 struct NewHook<'a> {
     url: &'a str,
+    secret: &'a str,
 }
 
 #[derive(serde::Deserialize)]
@@ -95,15 +148,19 @@ struct Registered {
 }
 
 /// Register a hook that calls `callback_url`; it expires when the API says.
-fn register_hook(callback_url: &str) -> Result<Subscription, Error> {
+fn register_hook(callback_url: &str, secret: &str) -> Result<Subscription, Error> {
     let hook: Registered = http::Request::post(format!("{}/hooks", api::API))
-        .json(&NewHook { url: callback_url })
+        .json(&NewHook {
+            url: callback_url,
+            secret,
+        })
         .send()?
         .error_for_status()?
         .json()?;
     Ok(Subscription {
         id: hook.id,
         expires_at: hook.expires,
+        resource: None,
     })
 }
 
