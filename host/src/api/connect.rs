@@ -107,13 +107,7 @@ async fn finish(
         .await?;
     // Real-time updates from now on, when the provider offers them; a failure is recorded
     // on the integration and retried, it does not undo the connection.
-    crate::webhooks::Subscriptions::new(
-        state.runtime.clone(),
-        &state.urls.public,
-        state.keyring.clone(),
-    )
-    .subscribe(&row)
-    .await?;
+    state.subscriptions().subscribe(&row).await?;
     Ok(row)
 }
 

@@ -284,13 +284,7 @@ async fn disconnect(
         find(&state, &owner, &provider).await?
     };
     // While the credential still exists: removing the registration is a provider call.
-    crate::webhooks::Subscriptions::new(
-        state.runtime.clone(),
-        &state.urls.public,
-        state.keyring.clone(),
-    )
-    .unsubscribe(&i)
-    .await?;
+    state.subscriptions().unsubscribe(&i).await?;
     state.db().delete_credential(&i.id).await?;
     state.db().kv_purge(&i.id).await?;
     state

@@ -69,6 +69,15 @@ impl AppState {
     pub fn db(&self) -> &Db {
         &self.runtime.services().db
     }
+
+    /// Webhook subscriptions, with callbacks under the public URL.
+    pub fn subscriptions(&self) -> crate::webhooks::Subscriptions {
+        crate::webhooks::Subscriptions::new(
+            self.runtime.clone(),
+            &self.urls.public,
+            self.keyring.clone(),
+        )
+    }
 }
 
 #[derive(OpenApi)]

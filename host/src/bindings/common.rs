@@ -111,6 +111,33 @@ macro_rules! common_conversions {
             }
         }
 
+        /// The manifest in host types; `actions` (taken out by versions that have them) and
+        /// the version are given.
+        fn manifest_of(
+            x: p::ProviderManifest,
+            actions: Vec<m::Action>,
+            wit_version: &'static str,
+        ) -> m::Manifest {
+            m::Manifest {
+                id: x.id,
+                name: x.name,
+                description: x.description,
+                icon: x.icon,
+                category: category(x.category),
+                version: x.version,
+                auth: auth(x.auth),
+                injection: injection(x.injection),
+                capabilities: capabilities(x.capabilities),
+                rate_limits: rate_limits(x.rate_limits),
+                allowed_hosts: x.allowed_hosts,
+                config: x.config.into_iter().map(config_field).collect(),
+                webhook: routing(x.webhook),
+                permissions: x.permissions.into_iter().map(permission).collect(),
+                actions,
+                wit_version,
+            }
+        }
+
         fn account(a: p::Account) -> m::Account {
             m::Account {
                 id: a.id,

@@ -9,8 +9,9 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
+use self::tributary::provider as o;
+use self::tributary::provider::types as t;
 use exports::tributary::provider::provider as p;
-use tributary::provider::types as t;
 
 use super::latest::tributary::provider as l;
 use crate::runtime::PluginState;
@@ -59,24 +60,7 @@ pub(super) async fn manifest(
     store: impl wasmtime::AsContextMut<Data = PluginState>,
 ) -> wasmtime::Result<m::Manifest> {
     let x = p.tributary_provider_provider().call_manifest(store).await?;
-    Ok(m::Manifest {
-        id: x.id,
-        name: x.name,
-        description: x.description,
-        icon: x.icon,
-        category: category(x.category),
-        version: x.version,
-        auth: auth(x.auth),
-        injection: injection(x.injection),
-        capabilities: capabilities(x.capabilities),
-        rate_limits: rate_limits(x.rate_limits),
-        allowed_hosts: x.allowed_hosts,
-        config: x.config.into_iter().map(config_field).collect(),
-        webhook: routing(x.webhook),
-        permissions: x.permissions.into_iter().map(permission).collect(),
-        actions: Vec::new(),
-        wit_version: "0.1.0",
-    })
+    Ok(manifest_of(x, Vec::new(), "0.1.0"))
 }
 
 /// `webhook(config, req)`: 0.1.0 has no subscription secret and no delivery id.
@@ -146,15 +130,15 @@ fn back<T, U>(
     r.map(f).map_err(|e| m::PluginError::from(e).into())
 }
 
-impl tributary::provider::types::Host for PluginState {}
+impl o::types::Host for PluginState {}
 
-impl tributary::provider::http::Host for PluginState {
+impl o::http::Host for PluginState {
     async fn send(
         &mut self,
-        req: tributary::provider::http::Request,
-    ) -> wasmtime::Result<Result<tributary::provider::http::Response, t::Error>> {
+        req: o::http::Request,
+    ) -> wasmtime::Result<Result<o::http::Response, t::Error>> {
         use l::http::Method as L;
-        use tributary::provider::http::Method as O;
+        use o::http::Method as O;
         let method = match req.method {
             O::Get => L::Get,
             O::Head => L::Head,
@@ -172,7 +156,7 @@ impl tributary::provider::http::Host for PluginState {
             timeout_ms: req.timeout_ms,
         };
         let r = l::http::Host::send(self, req).await?;
-        Ok(back(r, |r| tributary::provider::http::Response {
+        Ok(back(r, |r| o::http::Response {
             status: r.status,
             headers: r.headers,
             body: r.body,
@@ -180,7 +164,7 @@ impl tributary::provider::http::Host for PluginState {
     }
 }
 
-impl tributary::provider::kv::Host for PluginState {
+impl o::kv::Host for PluginState {
     async fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, t::Error>> {
         Ok(back(l::kv::Host::get(self, key).await?, |v| v))
     }
@@ -201,9 +185,9 @@ impl tributary::provider::kv::Host for PluginState {
     }
 }
 
-fn credential_info(c: l::tokens::CredentialInfo) -> tributary::provider::tokens::CredentialInfo {
-    use tributary::provider::tokens::CredentialKind as O;
-    tributary::provider::tokens::CredentialInfo {
+fn credential_info(c: l::tokens::CredentialInfo) -> o::tokens::CredentialInfo {
+    use o::tokens::CredentialKind as O;
+    o::tokens::CredentialInfo {
         kind: match c.kind {
             l::tokens::CredentialKind::Oauth2 => O::Oauth2,
             l::tokens::CredentialKind::ApiKey => O::ApiKey,
@@ -214,19 +198,16 @@ fn credential_info(c: l::tokens::CredentialInfo) -> tributary::provider::tokens:
     }
 }
 
-impl tributary::provider::tokens::Host for PluginState {
+impl o::tokens::Host for PluginState {
     async fn info(
         &mut self,
-    ) -> wasmtime::Result<Result<Option<tributary::provider::tokens::CredentialInfo>, t::Error>>
-    {
+    ) -> wasmtime::Result<Result<Option<o::tokens::CredentialInfo>, t::Error>> {
         Ok(back(l::tokens::Host::info(self).await?, |c| {
             c.map(credential_info)
         }))
     }
 
-    async fn refresh(
-        &mut self,
-    ) -> wasmtime::Result<Result<tributary::provider::tokens::CredentialInfo, t::Error>> {
+    async fn refresh(&mut self) -> wasmtime::Result<Result<o::tokens::CredentialInfo, t::Error>> {
         Ok(back(l::tokens::Host::refresh(self).await?, credential_info))
     }
 
@@ -235,20 +216,16 @@ impl tributary::provider::tokens::Host for PluginState {
     }
 }
 
-impl tributary::provider::secrets::Host for PluginState {
+impl o::secrets::Host for PluginState {
     async fn get(&mut self, name: String) -> wasmtime::Result<Result<Option<String>, t::Error>> {
         Ok(back(l::secrets::Host::get(self, name).await?, |s| s))
     }
 }
 
-impl tributary::provider::log::Host for PluginState {
-    async fn log(
-        &mut self,
-        level: tributary::provider::log::Level,
-        message: String,
-    ) -> wasmtime::Result<()> {
+impl o::log::Host for PluginState {
+    async fn log(&mut self, level: o::log::Level, message: String) -> wasmtime::Result<()> {
         use l::log::Level as L;
-        use tributary::provider::log::Level as O;
+        use o::log::Level as O;
         let level = match level {
             O::Trace => L::Trace,
             O::Debug => L::Debug,

@@ -8,8 +8,8 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
+use self::tributary::provider::types as t;
 use exports::tributary::provider::provider as p;
-use tributary::provider::types as t;
 
 common_conversions!();
 
@@ -64,34 +64,17 @@ pub(super) async fn manifest(
     p: &Plugin,
     store: impl wasmtime::AsContextMut<Data = crate::runtime::PluginState>,
 ) -> wasmtime::Result<m::Manifest> {
-    let x = p.tributary_provider_provider().call_manifest(store).await?;
-    Ok(m::Manifest {
-        id: x.id,
-        name: x.name,
-        description: x.description,
-        icon: x.icon,
-        category: category(x.category),
-        version: x.version,
-        auth: auth(x.auth),
-        injection: injection(x.injection),
-        capabilities: capabilities(x.capabilities),
-        rate_limits: rate_limits(x.rate_limits),
-        allowed_hosts: x.allowed_hosts,
-        config: x.config.into_iter().map(config_field).collect(),
-        webhook: routing(x.webhook),
-        permissions: x.permissions.into_iter().map(permission).collect(),
-        actions: x
-            .actions
-            .into_iter()
-            .map(|a| m::Action {
-                name: a.name,
-                title: a.title,
-                description: a.description,
-                input_schema: a.input_schema,
-            })
-            .collect(),
-        wit_version: "0.2.0",
-    })
+    let mut x = p.tributary_provider_provider().call_manifest(store).await?;
+    let actions = std::mem::take(&mut x.actions)
+        .into_iter()
+        .map(|a| m::Action {
+            name: a.name,
+            title: a.title,
+            description: a.description,
+            input_schema: a.input_schema,
+        })
+        .collect();
+    Ok(manifest_of(x, actions, "0.2.0"))
 }
 
 /// `webhook(config, req)`.

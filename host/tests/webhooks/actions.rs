@@ -23,15 +23,7 @@ async fn call(base: &str, key: &str, path: &str, body: Option<Value>) -> (u16, V
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn works_when_an_action_runs_only_on_an_explicit_valid_call() {
-    let s = serve_host(None, &["paged", "legacy_v1"], false).await;
-    let api: Shared = Arc::default();
-    let addr = fake_api(api.clone()).await;
-    s.state
-        .runtime
-        .services()
-        .set_settings("paged", base_override("https://api.paged.test", addr))
-        .await
-        .unwrap();
+    let (s, api) = paged_host(&["paged", "legacy_v1"], |_| {}).await;
     let db = s.state.db();
     let (_, admin) = user_with_key(db, "admin@t.test", true).await;
     let (user, key) = user_with_key(db, "doer@t.test", false).await;

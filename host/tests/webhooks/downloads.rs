@@ -3,8 +3,6 @@
 //! extraction; a file over the cap (reported or not) and a file on a host the plugin may
 //! not reach fail alone, and the walk goes on.
 
-use std::sync::Arc;
-
 use serde_json::Value;
 use tributary::sync::{EngineConfig, Outcome, SyncEngine};
 
@@ -16,14 +14,7 @@ const CAP: usize = 64 * 1024;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn works_when_the_host_downloads_a_file_and_caps_its_size() {
-    let s = serve_host_tuned(None, &["paged"], false, |c| c.max_download_bytes = CAP).await;
-    let api: Shared = Arc::default();
-    let addr = fake_api(api.clone()).await;
-    let services = s.state.runtime.services();
-    services
-        .set_settings("paged", base_override("https://api.paged.test", addr))
-        .await
-        .unwrap();
+    let (s, api) = paged_host(&["paged"], |c| c.max_download_bytes = CAP).await;
     {
         let mut a = api.lock().unwrap();
         for id in ["report", "huge", "unreported", "elsewhere", "note"] {

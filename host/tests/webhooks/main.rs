@@ -143,6 +143,27 @@ pub async fn fake_api(api: Shared) -> std::net::SocketAddr {
     common::serve(router).await
 }
 
+/// A served host running `components` (with `tune` applied), the paged plugin's API
+/// faked in memory and pointed at by an admin override, its app secret `hook-secret`.
+pub async fn paged_host(
+    components: &[&str],
+    tune: impl FnOnce(&mut tributary::server::HostConfig),
+) -> (common::Served, Shared) {
+    let s = common::serve_host_tuned(None, components, false, tune).await;
+    let api: Shared = Arc::default();
+    let addr = fake_api(api.clone()).await;
+    let services = s.state.runtime.services();
+    services
+        .set_settings(
+            "paged",
+            common::base_override("https://api.paged.test", addr),
+        )
+        .await
+        .unwrap();
+    services.set_secret("paged", "webhook_secret", "hook-secret");
+    (s, api)
+}
+
 /// GitHub's scheme, as the paged plugin checks it.
 pub fn sign(body: &[u8]) -> String {
     format!(

@@ -16,15 +16,7 @@ fn hash(id: &str, body: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn works_when_older_content_never_replaces_newer() {
-    let s = serve_host(None, &["paged"], false).await;
-    let api: Shared = Arc::default();
-    let addr = fake_api(api.clone()).await;
-    let services = s.state.runtime.services();
-    services
-        .set_settings("paged", base_override("https://api.paged.test", addr))
-        .await
-        .unwrap();
-    services.set_secret("paged", "webhook_secret", "hook-secret");
+    let (s, api) = paged_host(&["paged"], |_| {}).await;
     let db = s.state.db();
     let row = user_integration(db, "stale@t.test", "paged").await;
     let engine = SyncEngine::new(
@@ -85,15 +77,7 @@ async fn works_when_older_content_never_replaces_newer() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn works_when_a_resource_a_webhook_wrote_during_a_full_walk_survives_its_end() {
-    let s = serve_host(None, &["paged"], false).await;
-    let api: Shared = Arc::default();
-    let addr = fake_api(api.clone()).await;
-    let services = s.state.runtime.services();
-    services
-        .set_settings("paged", base_override("https://api.paged.test", addr))
-        .await
-        .unwrap();
-    services.set_secret("paged", "webhook_secret", "hook-secret");
+    let (s, api) = paged_host(&["paged"], |_| {}).await;
     let db = s.state.db().clone();
     let row = user_integration(&db, "race@t.test", "paged").await;
     // One item a page, one page a slice: the walk gives way when other work is due.
