@@ -60,7 +60,10 @@ fn start(dir: &std::path::Path) -> Child {
         dir,
         &[
             ("DATABASE_URL", None),
-            ("TRIBUTARY_SYNC_LEASE_MS", Some("1500")),
+            // Short enough that the restarted host takes the job over soon, long enough
+            // that a page slowed by a loaded machine never loses the lease mid-walk
+            // (a takeover fetches that page again, which this test counts).
+            ("TRIBUTARY_SYNC_LEASE_MS", Some("5000")),
         ],
     )
 }
