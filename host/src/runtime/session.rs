@@ -287,8 +287,12 @@ impl Session {
         let config = self.config.clone();
         let mut page = fenced!(self, validate::page, call_list, &config, req)?;
         for r in &mut page.resources {
-            if let Some(c) = &mut r.content {
-                self.resolve_download(c).await?;
+            if let Some(c) = &mut r.content
+                && self.resolve_download(c).await.is_err()
+            {
+                // One download must not fail the page: without inline content the walk
+                // fetches the resource on its own, and its failure is that resource's.
+                r.content = None;
             }
         }
         Ok(page)

@@ -1,7 +1,8 @@
 //! Host downloads (WIT 0.2.0 `body.download`): the plugin names a file, the host fetches
 //! it through the plugin's allow-list with its own size cap and hands the bytes to
 //! extraction; a file over the cap (reported or not) and a file on a host the plugin may
-//! not reach fail alone, and the walk goes on.
+//! not reach fail alone, and the walk goes on, whether the file comes from `fetch` or
+//! inline in the listing.
 
 use serde_json::Value;
 use tributary::sync::{EngineConfig, Outcome, SyncEngine};
@@ -13,10 +14,20 @@ use super::*;
 const CAP: usize = 64 * 1024;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn works_when_the_host_downloads_a_file_and_caps_its_size() {
+async fn works_when_the_host_downloads_a_fetched_file_and_caps_its_size() {
+    downloads(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn works_when_the_host_downloads_a_listed_file_and_caps_its_size() {
+    downloads(true).await;
+}
+
+async fn downloads(inline: bool) {
     let (s, api) = paged_host(&["paged"], |c| c.max_download_bytes = CAP).await;
     {
         let mut a = api.lock().unwrap();
+        a.inline_files = inline;
         for id in ["report", "huge", "unreported", "elsewhere", "note"] {
             a.put(id, "plain text of the note", 7);
         }
@@ -76,6 +87,10 @@ async fn works_when_the_host_downloads_a_file_and_caps_its_size() {
         let a = api.lock().unwrap();
         assert_eq!(a.downloads.get("report"), Some(&1));
         assert_eq!(a.downloads.get("huge"), None, "refused before downloading");
+        // Listed inline, the report needs no fetch; a listed file whose download fails
+        // is fetched on its own, so its failure is that resource's, not the page's.
+        assert_eq!(a.fetches.contains_key("report"), !inline);
+        assert_eq!(a.fetches.get("elsewhere"), Some(&1));
     }
     // The downloaded HTML went through extraction into the index.
     let held: Vec<String> = db

@@ -42,6 +42,8 @@ pub struct Api {
     pub files: BTreeMap<String, (String, Vec<u8>, Option<u64>)>,
     /// Downloads served, by id.
     pub downloads: BTreeMap<String, usize>,
+    /// List files inline (with title, mime type and path) instead of as references.
+    pub inline_files: bool,
     /// Items created through `POST /items` (the `create_item` action), in order.
     pub created: Vec<Value>,
     pub fetches: BTreeMap<String, usize>,
@@ -72,7 +74,24 @@ async fn list(State(api): State<Shared>, Query(q): Query<BTreeMap<String, String
     let items: Vec<_> = rest
         .iter()
         .take(limit)
-        .map(|(id, i)| json!({"id": id, "version": i.updated.to_string(), "updated": i.updated}))
+        .map(|(id, i)| {
+            let mut v = json!({"id": id, "version": i.updated.to_string(), "updated": i.updated});
+            // Files listed inline, when asked: the host downloads them during the listing.
+            if let Some((mime, _, size)) = a.files.get(*id).filter(|_| a.inline_files) {
+                let file = if mime == "elsewhere" {
+                    "https://files.elsewhere.test/x".to_string()
+                } else {
+                    format!("/files/{id}")
+                };
+                v.as_object_mut().unwrap().extend(
+                    json!({"title": id, "body": "", "file": file, "mime": mime, "size": size})
+                        .as_object()
+                        .unwrap()
+                        .clone(),
+                );
+            }
+            v
+        })
         .collect();
     let next = (rest.len() > limit).then(|| rest[limit - 1].0.clone());
     Json(json!({"items": items, "next": next}))

@@ -21,6 +21,11 @@ struct Listed {
     mime: Option<String>,
     #[serde(default)]
     url: Option<String>,
+    /// Inline content that is a file the host downloads (a path on the API).
+    #[serde(default)]
+    file: Option<String>,
+    #[serde(default)]
+    size: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -71,6 +76,14 @@ pub fn list(config: &Config, req: ListRequest) -> Result<Page, Error> {
         .items
         .into_iter()
         .map(|i| match (i.title, i.body) {
+            (Some(title), Some(_)) if i.file.is_some() => {
+                let file = i.file.as_deref().unwrap_or_default();
+                let mime = i.mime.as_deref().unwrap_or("application/octet-stream");
+                let content = download(&i.id, &title, mime, file, i.updated, i.size);
+                let mut r = Resource::with_content(content);
+                r.version = Some(i.version);
+                r
+            }
             (Some(title), Some(body)) => {
                 let mut r =
                     Resource::with_content(content(&i.id, &title, body, i.updated, i.mime, i.url));
@@ -97,28 +110,15 @@ pub fn fetch(config: &Config, id: &str) -> Result<Content, Error> {
         .error_for_status()?
         .json()?;
     if let Some(file) = &item.file {
-        // Absolute URLs pass as they are (a test points one at a host not allowed).
-        let url = match file.starts_with("http") {
-            true => file.clone(),
-            false => format!("{API}{file}"),
-        };
         let mime = item.mime.as_deref().unwrap_or("application/octet-stream");
-        let version = item.updated.to_string();
-        let mut c = Content::download(
+        return Ok(download(
             &item.id,
-            "file",
             &item.title,
             mime,
-            &url,
-            &version,
+            file,
+            item.updated,
             item.size,
-        )
-        .with_times(None, Some(item.updated));
-        // This API takes no credentials (the integration has none to add).
-        if let Body::Download(d) = &mut c.body {
-            d.authenticate = false;
-        }
-        return Ok(c);
+        ));
     }
     Ok(content(
         &item.id,
@@ -128,6 +128,30 @@ pub fn fetch(config: &Config, id: &str) -> Result<Content, Error> {
         item.mime,
         item.url,
     ))
+}
+
+/// A file the host downloads: a path on the API, or an absolute URL as it is (a test points
+/// one at a host the plugin may not reach).
+fn download(
+    id: &str,
+    title: &str,
+    mime: &str,
+    file: &str,
+    updated: i64,
+    size: Option<u64>,
+) -> Content {
+    let url = match file.starts_with("http") {
+        true => file.to_string(),
+        false => format!("{API}{file}"),
+    };
+    let version = updated.to_string();
+    let mut c = Content::download(id, "file", title, mime, &url, &version, size)
+        .with_times(None, Some(updated));
+    // This API takes no credentials (the integration has none to add).
+    if let Body::Download(d) = &mut c.body {
+        d.authenticate = false;
+    }
+    c
 }
 
 /// An item's content: text, or bytes of the item's mime type (HTML, Markdown, ...) that
