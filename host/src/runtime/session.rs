@@ -278,14 +278,12 @@ impl Session {
 
     /// Call `check()`.
     pub async fn check(&mut self) -> Result<Account, CallError> {
-        let config = self.config.clone();
-        fenced!(self, validate::account, call_check, &config)
+        fenced!(self, validate::account, call_check, &self.config)
     }
 
     /// Call `list()`; inline contents with a `download` body come back downloaded.
     pub async fn list(&mut self, req: &ListRequest) -> Result<Page, CallError> {
-        let config = self.config.clone();
-        let mut page = fenced!(self, validate::page, call_list, &config, req)?;
+        let mut page = fenced!(self, validate::page, call_list, &self.config, req)?;
         for r in &mut page.resources {
             if let Some(c) = &mut r.content
                 && self.resolve_download(c).await.is_err()
@@ -300,8 +298,7 @@ impl Session {
 
     /// Call `fetch()`; a `download` body comes back downloaded.
     pub async fn fetch(&mut self, id: &str) -> Result<Content, CallError> {
-        let config = self.config.clone();
-        let mut content = fenced!(self, validate::content, call_fetch, &config, id)?;
+        let mut content = fenced!(self, validate::content, call_fetch, &self.config, id)?;
         self.resolve_download(&mut content).await?;
         Ok(content)
     }
@@ -320,8 +317,7 @@ impl Session {
 
     /// Call `webhook()`.
     pub async fn webhook(&mut self, req: &WebhookRequest) -> Result<WebhookOutcome, CallError> {
-        let config = self.config.clone();
-        fenced!(self, validate::webhook, call_webhook, &config, req)
+        fenced!(self, validate::webhook, call_webhook, &self.config, req)
     }
 
     /// Call `subscribe()` with the subscription's secret (0.1.0 plugins do not get it).
@@ -330,12 +326,11 @@ impl Session {
         callback_url: &str,
         secret: &str,
     ) -> Result<Subscription, CallError> {
-        let config = self.config.clone();
         fenced!(
             self,
             validate::subscription,
             call_subscribe,
-            &config,
+            &self.config,
             callback_url,
             secret
         )
@@ -343,24 +338,22 @@ impl Session {
 
     /// Call `unsubscribe()`.
     pub async fn unsubscribe(&mut self, subscription: &Subscription) -> Result<(), CallError> {
-        let config = self.config.clone();
         fenced!(
             self,
             |_: &()| Ok(()),
             call_unsubscribe,
-            &config,
+            &self.config,
             subscription
         )
     }
 
     /// Call `run-action()` with JSON `input`; the answer must be JSON too.
     pub async fn run_action(&mut self, name: &str, input: &str) -> Result<String, CallError> {
-        let config = self.config.clone();
         fenced!(
             self,
             |s: &String| validate::action_output(s),
             call_run_action,
-            &config,
+            &self.config,
             name,
             input
         )
