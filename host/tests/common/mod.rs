@@ -359,3 +359,16 @@ pub fn test_model() -> Option<PathBuf> {
         }
     }
 }
+
+/// The external ids the records of `integration` hold, sorted.
+pub async fn held(db: &tributary::db::Db, integration: &str) -> Vec<String> {
+    let mut ids: Vec<_> = db
+        .synced_all(integration)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    ids.sort();
+    ids
+}

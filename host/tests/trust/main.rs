@@ -86,16 +86,3 @@ pub async fn sync_once(engine: &SyncEngine, db: &Db, row: &Integration) -> (Outc
     assert_eq!(id, job.id);
     (outcome, db.sync_job(&job.id).await.unwrap().unwrap())
 }
-
-/// The external ids the records of `integration` hold, sorted.
-pub async fn held(db: &Db, integration: &str) -> Vec<String> {
-    let mut ids: Vec<_> = db
-        .synced_all(integration)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
-    ids.sort();
-    ids
-}

@@ -15,7 +15,7 @@ use tributary::runtime::Integration;
 use tributary::sync::{EngineConfig, Outcome};
 
 use super::common::*;
-use super::{engine, held, limits, owned, sync_once};
+use super::{engine, limits, owned, sync_once};
 
 /// Two collections, two items each, listed inline.
 async fn collections_api() -> std::net::SocketAddr {

@@ -8,7 +8,7 @@ use tributary::runtime::CallError;
 use tributary::sync::{EngineConfig, Outcome};
 
 use super::common::{self, *};
-use super::{engine, held, limits, misbehave, sync_once};
+use super::{engine, limits, misbehave, sync_once};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_when_a_plugin_gives_back_the_cursor_it_was_given() {

@@ -111,6 +111,6 @@ async fn works_when_an_action_runs_only_on_an_explicit_valid_call() {
     while let Some((_, o)) = engine.run_once().await.unwrap() {
         assert_eq!(o, Outcome::Completed);
     }
-    assert_eq!(db.synced_all(&row.id).await.unwrap()[0].0, "new-1");
+    assert_eq!(held(db, &row.id).await, ["new-1"]);
     assert_eq!(api.lock().unwrap().created.len(), 1);
 }

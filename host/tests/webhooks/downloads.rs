@@ -93,14 +93,7 @@ async fn downloads(inline: bool) {
         assert_eq!(a.fetches.get("elsewhere"), Some(&1));
     }
     // The downloaded HTML went through extraction into the index.
-    let held: Vec<String> = db
-        .synced_all(&row.id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
-    assert_eq!(held, ["note", "report"]);
+    assert_eq!(held(db, &row.id).await, ["note", "report"]);
     let found = search(&s.base, &key, "northern region revenue").await;
     assert_eq!(found["results"][0]["external_id"], "report", "{found}");
 }

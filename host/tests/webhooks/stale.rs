@@ -26,7 +26,7 @@ async fn works_when_older_content_never_replaces_newer() {
     );
     let fanout = Fanout::new(db.clone(), &s.state.webhooks);
     let hook = format!("{}/api/webhooks/integrations/paged/{}", s.base, row.id);
-    let held = async || db.synced_all(&row.id).await.unwrap()[0].1.clone();
+    let held_hash = async || db.synced_all(&row.id).await.unwrap()[0].1.clone();
     let run_all = async || {
         while let Some((_, o)) = engine.run_once().await.unwrap() {
             assert_eq!(o, Outcome::Completed);
@@ -41,7 +41,7 @@ async fn works_when_older_content_never_replaces_newer() {
     // A webhook brings version 5.
     api.lock().unwrap().put("x", "new", 5);
     webhook().await;
-    assert_eq!(held().await, hash("x", "new"));
+    assert_eq!(held_hash().await, hash("x", "new"));
     // A walk that read the resource before that change (modified 2) does not win.
     api.lock().unwrap().put("x", "old", 2);
     db.request_sync(&row.id, "paged", "full", "manual")
@@ -49,7 +49,7 @@ async fn works_when_older_content_never_replaces_newer() {
         .unwrap();
     run_all().await;
     assert_eq!(
-        held().await,
+        held_hash().await,
         hash("x", "new"),
         "the walk's older read was dropped"
     );
@@ -64,15 +64,15 @@ async fn works_when_older_content_never_replaces_newer() {
         .await
         .unwrap();
     run_all().await;
-    assert_eq!(held().await, hash("x", "newer"));
+    assert_eq!(held_hash().await, hash("x", "newer"));
     // A late webhook fetch of something older does not win either.
     api.lock().unwrap().put("x", "late", 7);
     webhook().await;
-    assert_eq!(held().await, hash("x", "newer"));
+    assert_eq!(held_hash().await, hash("x", "newer"));
     // Equal times are not older: the content moved on without a new time.
     api.lock().unwrap().put("x", "same time", 9);
     webhook().await;
-    assert_eq!(held().await, hash("x", "same time"));
+    assert_eq!(held_hash().await, hash("x", "same time"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -131,15 +131,8 @@ async fn works_when_a_resource_a_webhook_wrote_during_a_full_walk_survives_its_e
         walker.run_once().await.unwrap().unwrap().1,
         Outcome::Completed
     );
-    let held: Vec<String> = db
-        .synced_all(&row.id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
     assert_eq!(
-        held,
+        held(&db, &row.id).await,
         ["a", "b", "c"],
         "the walk's end did not delete what the webhook wrote"
     );

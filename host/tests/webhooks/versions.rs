@@ -110,9 +110,8 @@ async fn works_when_a_0_1_0_and_a_0_2_0_plugin_sync_in_one_host() {
         runs += 1;
     }
     assert_eq!(runs, 2);
-    let ids = |v: Vec<(String, String)>| v.into_iter().map(|(id, _)| id).collect::<Vec<_>>();
-    assert_eq!(ids(db.synced_all(&old.id).await.unwrap()), ["l1", "l2"]);
-    assert_eq!(ids(db.synced_all(&new.id).await.unwrap()), ["p1"]);
+    assert_eq!(held(db, &old.id).await, ["l1", "l2"]);
+    assert_eq!(held(db, &new.id).await, ["p1"]);
     let hit = |v: &serde_json::Value| v["results"][0]["external_id"].clone();
     assert_eq!(hit(&search(&s.base, &key, "lighthouse keeper").await), "l1");
     assert_eq!(hit(&search(&s.base, &key, "glaciers valley").await), "p1");
