@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use super::jobs::{insert_resource_job, insert_walk, raise_walk};
+use super::jobs::{ResourceJob, insert_resource_jobs, insert_walk, raise_walk};
 use super::{Db, now_ms};
 
 /// Delivery states.
@@ -211,16 +211,58 @@ impl Db {
     pub async fn fan_out(&self, batch: &[(Delivery, Vec<Target>)]) -> anyhow::Result<Vec<bool>> {
         let now = now_ms();
         let mut tx = self.pool().begin().await?;
-        let mut done = Vec::with_capacity(batch.len());
-        for (d, targets) in batch {
-            done.push(fan_out_one(&mut tx, now, d, targets).await?);
+        // Claimed first, so that on PostgreSQL a racing worker waits on these rows and
+        // then finds them processed.
+        let claimed = claim(&mut tx, now, batch).await?;
+        let done: Vec<bool> = batch.iter().map(|(d, _)| claimed.contains(&d.id)).collect();
+        let mine = || {
+            batch
+                .iter()
+                .zip(&done)
+                .filter(|(_, ok)| **ok)
+                .map(|(b, _)| b)
+        };
+        let mut jobs = Vec::new();
+        for (d, targets) in mine() {
+            let changes = d
+                .work
+                .upserts
+                .iter()
+                .map(|id| (id, "upsert"))
+                .chain(d.work.deletes.iter().map(|id| (id, "delete")));
+            for (id, action) in changes {
+                jobs.extend(targets.iter().map(|t| ResourceJob {
+                    integration_id: &t.integration_id,
+                    provider: &t.provider,
+                    external_id: id,
+                    action,
+                }));
+            }
+        }
+        insert_resource_jobs(&mut tx, &jobs, now).await?;
+        for (_, targets) in mine().filter(|(d, _)| d.work.sync) {
+            for t in targets {
+                let job = uuid::Uuid::new_v4().to_string();
+                let (id, provider) = (&t.integration_id, &t.provider);
+                if !insert_walk(
+                    &mut tx,
+                    &job,
+                    id,
+                    provider,
+                    "incremental",
+                    "webhook",
+                    1,
+                    now,
+                )
+                .await?
+                {
+                    // A walk is queued already: move it up to webhook priority.
+                    raise_walk(&mut tx, id, 1, now).await?;
+                }
+            }
         }
         tx.commit().await?;
-        if batch
-            .iter()
-            .zip(&done)
-            .any(|((_, t), ok)| *ok && !t.is_empty())
-        {
+        if mine().any(|(_, t)| !t.is_empty()) {
             self.wake_workers();
         }
         Ok(done)
@@ -254,54 +296,49 @@ impl Db {
     }
 }
 
-async fn fan_out_one(
+/// Ids per claiming `UPDATE`.
+const CLAIMS_PER_UPDATE: usize = 256;
+
+/// Mark the batch's still-pending deliveries processed (DONE, or UNMATCHED without
+/// targets); the ids this transaction claimed (another worker may have had the rest).
+async fn claim(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     now: i64,
-    d: &Delivery,
-    targets: &[Target],
-) -> anyhow::Result<bool> {
-    let state = if targets.is_empty() {
-        delivery_state::UNMATCHED
-    } else {
-        delivery_state::DONE
-    };
-    // First, so that on PostgreSQL a racing worker waits on this row and then finds it
-    // processed.
-    let claimed = sqlx::query(
-        "UPDATE webhook_deliveries SET state = $1, queued = $2, processed_at = $3 WHERE id = $4 AND state = 'PENDING'",
-    )
-    .bind(state)
-    .bind(targets.len() as i64)
-    .bind(now)
-    .bind(&d.id)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected()
-        == 1;
-    let tx: &mut sqlx::AnyConnection = tx;
-    if !claimed {
-        return Ok(false);
+    batch: &[(Delivery, Vec<Target>)],
+) -> anyhow::Result<std::collections::HashSet<String>> {
+    // One statement per (state, job count) group: deliveries come in runs of one
+    // integration, so a batch has few groups.
+    let mut groups: std::collections::BTreeMap<(&str, i64), Vec<&str>> = Default::default();
+    for (d, targets) in batch {
+        let state = if targets.is_empty() {
+            delivery_state::UNMATCHED
+        } else {
+            delivery_state::DONE
+        };
+        groups
+            .entry((state, targets.len() as i64))
+            .or_default()
+            .push(&d.id);
     }
-    let changes = d
-        .work
-        .upserts
-        .iter()
-        .map(|id| (id, "upsert"))
-        .chain(d.work.deletes.iter().map(|id| (id, "delete")));
-    for (id, action) in changes {
-        for t in targets {
-            insert_resource_job(tx, &t.integration_id, &t.provider, id, action, now).await?;
-        }
-    }
-    if d.work.sync {
-        for t in targets {
-            let job = uuid::Uuid::new_v4().to_string();
-            let (id, provider) = (&t.integration_id, &t.provider);
-            if !insert_walk(tx, &job, id, provider, "incremental", "webhook", 1, now).await? {
-                // A walk is queued already: move it up to webhook priority.
-                raise_walk(tx, id, 1, now).await?;
+    let mut claimed = std::collections::HashSet::with_capacity(batch.len());
+    for ((state, queued), ids) in groups {
+        for chunk in ids.chunks(CLAIMS_PER_UPDATE) {
+            let list = (0..chunk.len())
+                .map(|i| format!("${}", i + 4))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "UPDATE webhook_deliveries SET state = $1, queued = $2, processed_at = $3 \
+                 WHERE state = 'PENDING' AND id IN ({list}) RETURNING id"
+            );
+            let mut q = sqlx::query(&sql).bind(state).bind(queued).bind(now);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for row in q.fetch_all(&mut **tx).await? {
+                claimed.insert(row.get::<String, _>(0));
             }
         }
     }
-    Ok(true)
+    Ok(claimed)
 }

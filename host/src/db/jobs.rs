@@ -213,15 +213,13 @@ impl Db {
         action: &str,
     ) -> anyhow::Result<()> {
         let mut conn = self.pool().acquire().await?;
-        insert_resource_job(
-            &mut conn,
+        let job = ResourceJob {
             integration_id,
             provider,
             external_id,
             action,
-            now_ms(),
-        )
-        .await?;
+        };
+        insert_resource_jobs(&mut conn, &[job], now_ms()).await?;
         drop(conn);
         self.wake_workers();
         Ok(())
@@ -378,28 +376,75 @@ pub(super) async fn raise_walk(
     Ok(())
 }
 
-/// Queue a resource job, collapsed into the pending one of the same resource.
-pub(super) async fn insert_resource_job(
+/// A resource job to queue: a webhook's change to one resource of one integration.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ResourceJob<'a> {
+    pub integration_id: &'a str,
+    pub provider: &'a str,
+    pub external_id: &'a str,
+    /// `upsert` or `delete`.
+    pub action: &'a str,
+}
+
+/// Rows per multi-row job insert (6 parameters each, well under SQLite's limit).
+const JOBS_PER_INSERT: usize = 256;
+
+/// Queue resource jobs, each collapsed into the pending one of the same resource (the
+/// latest action wins). Multi-row statements: on SQLite each statement is a round trip
+/// to sqlx's worker thread, taken while the write lock is held.
+pub(super) async fn insert_resource_jobs(
     conn: &mut sqlx::AnyConnection,
-    integration_id: &str,
-    provider: &str,
-    external_id: &str,
-    action: &str,
+    jobs: &[ResourceJob<'_>],
     now: i64,
 ) -> anyhow::Result<()> {
-    sqlx::query(
-        "INSERT INTO sync_jobs (id, integration_id, provider, mode, trigger, status, created_at, priority, run_at, \
-         external_id, action) VALUES ($1, $2, $3, 'resource', 'webhook', 'PENDING', $4, 1, $4, $5, $6) \
-         ON CONFLICT (integration_id, external_id) WHERE status = 'PENDING' AND mode = 'resource' \
-         DO UPDATE SET action = excluded.action",
-    )
-    .bind(uuid::Uuid::new_v4().to_string())
-    .bind(integration_id)
-    .bind(provider)
-    .bind(now)
-    .bind(external_id)
-    .bind(action)
-    .execute(conn)
-    .await?;
+    // One statement may not touch a row twice (PostgreSQL refuses `ON CONFLICT DO
+    // UPDATE` on a repeat): keep each resource's last action, in first-seen order.
+    let mut last = std::collections::HashMap::with_capacity(jobs.len());
+    for (i, j) in jobs.iter().enumerate() {
+        last.insert((j.integration_id, j.external_id), i);
+    }
+    let unique: Vec<ResourceJob> = jobs
+        .iter()
+        .enumerate()
+        .filter(|(i, j)| last[&(j.integration_id, j.external_id)] == *i)
+        .map(|(_, j)| *j)
+        .collect();
+    for chunk in unique.chunks(JOBS_PER_INSERT) {
+        let mut sql = String::from(
+            "INSERT INTO sync_jobs (id, integration_id, provider, mode, trigger, status, created_at, priority, run_at, \
+             external_id, action) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            let p = i * 6;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, 'resource', 'webhook', 'PENDING', ${}, 1, ${}, ${}, ${})",
+                p + 1,
+                p + 2,
+                p + 3,
+                p + 4,
+                p + 4,
+                p + 5,
+                p + 6
+            ));
+        }
+        sql.push_str(
+            " ON CONFLICT (integration_id, external_id) WHERE status = 'PENDING' AND mode = 'resource' \
+             DO UPDATE SET action = excluded.action",
+        );
+        let mut q = sqlx::query(&sql);
+        for j in chunk {
+            q = q
+                .bind(uuid::Uuid::new_v4().to_string())
+                .bind(j.integration_id)
+                .bind(j.provider)
+                .bind(now)
+                .bind(j.external_id)
+                .bind(j.action);
+        }
+        q.execute(&mut *conn).await?;
+    }
     Ok(())
 }

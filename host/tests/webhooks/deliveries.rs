@@ -1,5 +1,6 @@
 //! The delivery log: redeliveries (same provider delivery id) are acknowledged without
-//! new work, on SQLite and PostgreSQL alike; each refusal has its exact status; a
+//! new work, on SQLite and PostgreSQL alike; changes to one resource collapse into one
+//! job with the latest action; each refusal has its exact status; a
 //! delivery of 5,000 changes is answered before its fan-out.
 
 use serde_json::{Value, json};
@@ -55,6 +56,33 @@ async fn duplicates_on(db_url: Option<String>) {
     assert!(ids.contains(&"d-1".to_string()) && ids.contains(&"d-2".to_string()));
     // A second worker (another replica) finds nothing left to do.
     assert_eq!(fanout.drain().await.unwrap(), Default::default());
+
+    // Changes to one resource routed in one round, within a delivery and across
+    // deliveries, collapse into one pending job with the latest action (PostgreSQL
+    // refuses a statement that updates one row twice: this is what would break).
+    for body in [
+        json!({"changed": ["x", "y", "y"], "deleted": ["y"]}),
+        json!({"deleted": ["x"]}),
+        json!({"changed": ["x", "z"]}),
+    ] {
+        post_with(&client, &hook, &body, None, None).await;
+    }
+    assert_eq!(fanout.drain().await.unwrap().done, 3);
+    let mut jobs: Vec<(String, String)> = db
+        .sync_jobs_where(Some(&row.id), Some("PENDING"), 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|j| Some((j.external_id?, j.action?)))
+        .filter(|(id, _)| ["x", "y", "z"].contains(&id.as_str()))
+        .collect();
+    jobs.sort();
+    let want = [("x", "upsert"), ("y", "delete"), ("z", "upsert")];
+    let want: Vec<_> = want
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(jobs, want);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
