@@ -127,9 +127,11 @@ async fn receive_inner(
     let integration = row
         .as_ref()
         .map(|r| Integration::new(&r.id, r.config_pairs()));
-    let mut session = state.runtime.session(provider, integration).await?;
-    let outcome = session.webhook(&req).await?;
-    drop(session);
+    let outcome = state
+        .webhooks
+        .warm()
+        .webhook(&state.runtime, provider, integration, &req)
+        .await?;
     if !outcome.verified {
         // The reason, never the secret or the body.
         tracing::warn!(provider, integration = ?integration_id, reason = "signature did not verify",
@@ -144,7 +146,7 @@ async fn receive_inner(
     let mut answer_body = json!({ "received": true });
     let mut label = "accepted";
     if work != DeliveryWork::default() {
-        let id = uuid::Uuid::new_v4().to_string();
+        let id = crate::db::ordered_id();
         let delivery = NewDelivery {
             id: id.clone(),
             provider: provider.to_string(),

@@ -122,6 +122,7 @@ impl Db {
     /// false when the provider's delivery id was recorded before (a duplicate).
     pub async fn record_deliveries(&self, batch: &[NewDelivery]) -> anyhow::Result<Vec<bool>> {
         let now = now_ms();
+        let _turn = self.write_turn().await;
         let mut tx = self.pool().begin().await?;
         let mut inserted = std::collections::HashSet::with_capacity(batch.len());
         // Multi-row statements: on SQLite every statement is a round trip to sqlx's worker
@@ -147,7 +148,7 @@ impl Db {
                     p + 7
                 ));
             }
-            sql.push_str(" ON CONFLICT (provider, delivery_id) DO NOTHING RETURNING id");
+            sql.push_str(" ON CONFLICT (provider, delivery_id) DO NOTHING");
             let mut q = sqlx::query(&sql);
             for d in chunk {
                 q = q
@@ -159,12 +160,40 @@ impl Db {
                     .bind(now)
                     .bind(serde_json::to_string(&d.work)?);
             }
-            for row in q.fetch_all(&mut *tx).await? {
-                inserted.insert(row.get::<String, _>(0));
+            // No `RETURNING`: sqlx-sqlite sends each returned row across threads. The
+            // usual batch has no duplicate, and the count says so.
+            if q.execute(&mut *tx).await?.rows_affected() as usize == chunk.len() {
+                inserted.extend(chunk.iter().map(|d| d.id.as_str()));
+                continue;
             }
+            // Our ids are new UUIDs: those present now were written by this statement.
+            let list = (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!("SELECT id FROM webhook_deliveries WHERE id IN ({list})");
+            let mut q = sqlx::query(&sql);
+            for d in chunk {
+                q = q.bind(&d.id);
+            }
+            let written: std::collections::HashSet<String> = q
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            inserted.extend(
+                chunk
+                    .iter()
+                    .filter(|d| written.contains(&d.id))
+                    .map(|d| d.id.as_str()),
+            );
         }
         tx.commit().await?;
-        Ok(batch.iter().map(|d| inserted.contains(&d.id)).collect())
+        Ok(batch
+            .iter()
+            .map(|d| inserted.contains(d.id.as_str()))
+            .collect())
     }
 
     /// The oldest deliveries not routed yet.
@@ -210,6 +239,7 @@ impl Db {
     /// (nothing written for it).
     pub async fn fan_out(&self, batch: &[(Delivery, Vec<Target>)]) -> anyhow::Result<Vec<bool>> {
         let now = now_ms();
+        let _turn = self.write_turn().await;
         let mut tx = self.pool().begin().await?;
         // Claimed first, so that on PostgreSQL a racing worker waits on these rows and
         // then finds them processed.

@@ -437,7 +437,7 @@ pub(super) async fn insert_resource_jobs(
         let mut q = sqlx::query(&sql);
         for j in chunk {
             q = q
-                .bind(uuid::Uuid::new_v4().to_string())
+                .bind(super::ordered_id())
                 .bind(j.integration_id)
                 .bind(j.provider)
                 .bind(now)
