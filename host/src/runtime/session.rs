@@ -102,6 +102,11 @@ impl Session {
         &self.plugin
     }
 
+    /// The integration config its calls pass (empty outside an integration).
+    pub fn config(&self) -> &[(String, String)] {
+        &self.config
+    }
+
     fn arm(&mut self) -> Result<(), CallError> {
         if let Some(msg) = &self.broken {
             return Err(CallError::Trap {

@@ -2,10 +2,12 @@
 //! (one transaction for everything that arrived while the previous one was committing),
 //! and the provider gets its 2xx only once its delivery is durable. Routing and fan-out
 //! into jobs happen later in [`Fanout`], so an answer never waits on them.
-//! [`Subscriptions`] registers, renews and removes the webhooks at the providers.
+//! [`Subscriptions`] registers, renews and removes the webhooks at the providers;
+//! [`Warm`] keeps verifying instances between deliveries.
 
 mod fanout;
 mod subscriptions;
+mod warm;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,6 +17,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 
 pub use fanout::{Fanout, Round};
 pub use subscriptions::{Subscriptions, open_secret, renew_at};
+pub use warm::Warm;
 
 use crate::db::{Db, Integration, NewDelivery};
 
@@ -78,6 +81,7 @@ pub struct Intake {
     /// Sealed subscription secrets by integration (renewals keep the secret, so a second
     /// of staleness never refuses a genuine call).
     secrets: Lookups<Option<crate::crypto::Sealed>>,
+    warm: Warm,
 }
 
 impl Intake {
@@ -86,14 +90,31 @@ impl Intake {
         let (tx, rx) = mpsc::channel(QUEUE);
         let recorded = Arc::new(Notify::new());
         tokio::spawn(commit_loop(db.clone(), rx, recorded.clone()));
-        Arc::new(Intake {
+        let intake = Arc::new(Intake {
             tx,
             recorded,
             db,
             integrations: Lookups::new(),
             enabled: Lookups::new(),
             secrets: Lookups::new(),
-        })
+            warm: Warm::default(),
+        });
+        let weak = Arc::downgrade(&intake);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(warm::MAX_IDLE).await;
+                match weak.upgrade() {
+                    Some(intake) => intake.warm.sweep(warm::MAX_IDLE),
+                    None => return,
+                }
+            }
+        });
+        intake
+    }
+
+    /// The warm plugin instances that verify deliveries.
+    pub fn warm(&self) -> &Warm {
+        &self.warm
     }
 
     /// The integration `id` as the request path sees it (read at most once a second).

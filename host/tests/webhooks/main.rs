@@ -18,6 +18,7 @@ mod perapp;
 mod stale;
 mod subscriptions;
 mod versions;
+mod warm;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
