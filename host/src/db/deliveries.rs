@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use super::jobs::{ResourceJob, insert_resource_jobs, insert_walk, raise_walk};
-use super::{Db, now_ms};
+use super::{Db, now_ms, numbered_rows, placeholders};
 
 /// Delivery states.
 pub mod delivery_state {
@@ -132,22 +132,10 @@ impl Db {
                 "INSERT INTO webhook_deliveries (id, provider, integration_id, account_id, delivery_id, received_at, \
                  outcome, state) VALUES ",
             );
-            for i in 0..chunk.len() {
-                let p = i * 7;
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, 'PENDING')",
-                    p + 1,
-                    p + 2,
-                    p + 3,
-                    p + 4,
-                    p + 5,
-                    p + 6,
-                    p + 7
-                ));
-            }
+            sql.push_str(&numbered_rows(
+                "(?, ?, ?, ?, ?, ?, ?, 'PENDING')",
+                chunk.len(),
+            ));
             sql.push_str(" ON CONFLICT (provider, delivery_id) DO NOTHING");
             let mut q = sqlx::query(&sql);
             for d in chunk {
@@ -167,11 +155,10 @@ impl Db {
                 continue;
             }
             // Our ids are new UUIDs: those present now were written by this statement.
-            let list = (1..=chunk.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let sql = format!("SELECT id FROM webhook_deliveries WHERE id IN ({list})");
+            let sql = format!(
+                "SELECT id FROM webhook_deliveries WHERE id IN ({})",
+                placeholders(1, chunk.len())
+            );
             let mut q = sqlx::query(&sql);
             for d in chunk {
                 q = q.bind(&d.id);
@@ -353,13 +340,10 @@ async fn claim(
     let mut claimed = std::collections::HashSet::with_capacity(batch.len());
     for ((state, queued), ids) in groups {
         for chunk in ids.chunks(CLAIMS_PER_UPDATE) {
-            let list = (0..chunk.len())
-                .map(|i| format!("${}", i + 4))
-                .collect::<Vec<_>>()
-                .join(", ");
             let sql = format!(
                 "UPDATE webhook_deliveries SET state = $1, queued = $2, processed_at = $3 \
-                 WHERE state = 'PENDING' AND id IN ({list}) RETURNING id"
+                 WHERE state = 'PENDING' AND id IN ({}) RETURNING id",
+                placeholders(4, chunk.len())
             );
             let mut q = sqlx::query(&sql).bind(state).bind(queued).bind(now);
             for id in chunk {

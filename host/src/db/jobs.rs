@@ -4,7 +4,7 @@
 use serde::Serialize;
 use sqlx::Row;
 
-use super::{Db, now_ms};
+use super::{Db, now_ms, numbered_rows};
 
 /// One sync job as recorded.
 #[derive(Debug, Clone, Serialize)]
@@ -386,7 +386,7 @@ pub(super) struct ResourceJob<'a> {
     pub action: &'a str,
 }
 
-/// Rows per multi-row job insert (6 parameters each, well under SQLite's limit).
+/// Rows per multi-row job insert (7 parameters each, well under SQLite's limit).
 const JOBS_PER_INSERT: usize = 256;
 
 /// Queue resource jobs, each collapsed into the pending one of the same resource (the
@@ -414,22 +414,10 @@ pub(super) async fn insert_resource_jobs(
             "INSERT INTO sync_jobs (id, integration_id, provider, mode, trigger, status, created_at, priority, run_at, \
              external_id, action) VALUES ",
         );
-        for i in 0..chunk.len() {
-            let p = i * 6;
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!(
-                "(${}, ${}, ${}, 'resource', 'webhook', 'PENDING', ${}, 1, ${}, ${}, ${})",
-                p + 1,
-                p + 2,
-                p + 3,
-                p + 4,
-                p + 4,
-                p + 5,
-                p + 6
-            ));
-        }
+        sql.push_str(&numbered_rows(
+            "(?, ?, ?, 'resource', 'webhook', 'PENDING', ?, 1, ?, ?, ?)",
+            chunk.len(),
+        ));
         sql.push_str(
             " ON CONFLICT (integration_id, external_id) WHERE status = 'PENDING' AND mode = 'resource' \
              DO UPDATE SET action = excluded.action",
@@ -440,6 +428,7 @@ pub(super) async fn insert_resource_jobs(
                 .bind(super::ordered_id())
                 .bind(j.integration_id)
                 .bind(j.provider)
+                .bind(now)
                 .bind(now)
                 .bind(j.external_id)
                 .bind(j.action);

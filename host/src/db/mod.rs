@@ -55,6 +55,38 @@ pub struct Db {
     write_turn: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
+/// `$from, …, $(from + n - 1)`: a numbered parameter list (sqlx's Any driver takes `$N`
+/// on both backends).
+pub(crate) fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `rows` copies of `row` joined by commas, its `?`s numbered `$1`, `$2`, … in order:
+/// the `VALUES` of a multi-row insert. Every `?` counts, so `row` holds no `?` literal.
+pub(crate) fn numbered_rows(row: &str, rows: usize) -> String {
+    let mut n = 0;
+    let mut out = String::with_capacity((row.len() + 8) * rows);
+    for i in 0..rows {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        for part in row.split_inclusive('?') {
+            match part.strip_suffix('?') {
+                Some(text) => {
+                    n += 1;
+                    out.push_str(text);
+                    out.push_str(&format!("${n}"));
+                }
+                None => out.push_str(part),
+            }
+        }
+    }
+    out
+}
+
 /// A new time-ordered row id (a UUIDv7): rows written together land next to each other
 /// at the end of the primary-key index, where random ids would dirty one page each.
 pub fn ordered_id() -> String {
@@ -166,5 +198,27 @@ impl Db {
     /// Is the database reachable?
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn works_when_parameters_are_numbered_in_order() {
+        assert_eq!(
+            numbered_rows("(?, 'x?y', ?)", 2),
+            "($1, 'x$2y', $3), ($4, 'x$5y', $6)",
+            "every `?` counts, quoted or not: templates keep `?` out of literals"
+        );
+        assert_eq!(numbered_rows("(?, 1, ?)", 2), "($1, 1, $2), ($3, 1, $4)");
+        assert_eq!(placeholders(4, 3), "$4, $5, $6");
+        assert!(
+            ordered_id() < {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+                ordered_id()
+            }
+        );
     }
 }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
-use super::{Db, SyncJob, now_ms};
+use super::{Db, SyncJob, now_ms, placeholders};
 
 /// A resource (re)ingested by a page.
 #[derive(Debug, Clone)]
@@ -50,13 +50,6 @@ pub struct PageWrite {
 
 /// Rows per multi-row statement: well under SQLite's 32,766 bound parameters.
 const BATCH: usize = 200;
-
-fn placeholders(from: usize, n: usize) -> String {
-    (from..from + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
 
 /// Delete records in batches on one connection (a page's transaction or a pooled one).
 async fn delete_records(

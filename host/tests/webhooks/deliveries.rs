@@ -10,13 +10,9 @@ use super::common::*;
 use super::*;
 
 async fn duplicates_on(db_url: Option<String>) {
-    let s = serve_host(db_url, &["paged"], false).await;
-    let services = s.state.runtime.services();
-    services.set_secret("paged", "webhook_secret", "hook-secret");
+    let (s, row, hook) = hooked(db_url, "dups@t.test").await;
     let db = s.state.db();
-    let row = user_integration(db, "dups@t.test", "paged").await;
     let fanout = Fanout::new(db.clone(), &s.state.webhooks);
-    let hook = format!("{}/api/webhooks/integrations/paged/{}", s.base, row.id);
     let client = reqwest::Client::new();
     let body = json!({"changed": ["a"]});
 
@@ -100,14 +96,8 @@ async fn works_when_a_redelivery_is_acknowledged_without_new_work_on_postgres() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_when_deliveries_are_refused_with_their_exact_codes() {
-    let s = serve_host(None, &["paged"], false).await;
-    s.state
-        .runtime
-        .services()
-        .set_secret("paged", "webhook_secret", "hook-secret");
+    let (s, _, hook) = hooked(None, "codes@t.test").await;
     let db = s.state.db();
-    let row = user_integration(db, "codes@t.test", "paged").await;
-    let hook = format!("{}/api/webhooks/integrations/paged/{}", s.base, row.id);
 
     // Over the body limit: 413 before any plugin runs.
     let big = json!({"changed": ["a"], "pad": "x".repeat(2 << 20)});
@@ -139,14 +129,8 @@ async fn errors_when_deliveries_are_refused_with_their_exact_codes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn works_when_a_delivery_of_5000_changes_is_answered_before_its_fan_out() {
-    let s = serve_host(None, &["paged"], false).await;
-    s.state
-        .runtime
-        .services()
-        .set_secret("paged", "webhook_secret", "hook-secret");
+    let (s, row, hook) = hooked(None, "many@t.test").await;
     let db = s.state.db();
-    let row = user_integration(db, "many@t.test", "paged").await;
-    let hook = format!("{}/api/webhooks/integrations/paged/{}", s.base, row.id);
     let changed: Vec<String> = (0..5_000).map(|i| format!("r-{i}")).collect();
     let (code, _, _) = post(&hook, &json!({ "changed": changed }), None).await;
     assert_eq!(code, 200);
@@ -163,14 +147,8 @@ async fn works_when_a_delivery_of_5000_changes_is_answered_before_its_fan_out() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn works_when_a_delivery_that_cannot_fan_out_is_set_aside_and_the_rest_go_on() {
-    let s = serve_host(None, &["paged"], false).await;
-    s.state
-        .runtime
-        .services()
-        .set_secret("paged", "webhook_secret", "hook-secret");
+    let (s, row, hook) = hooked(None, "poison@t.test").await;
     let db = s.state.db();
-    let row = user_integration(db, "poison@t.test", "paged").await;
-    let hook = format!("{}/api/webhooks/integrations/paged/{}", s.base, row.id);
     // A job for this one resource cannot be written (a trigger stands in for whatever
     // the database may refuse).
     let raw = sqlx::SqlitePool::connect(&format!(

@@ -184,6 +184,22 @@ pub async fn paged_host(
     (s, api)
 }
 
+/// A host with the paged plugin (its app secret set), `email`'s integration with it and
+/// that integration's webhook URL.
+pub async fn hooked(
+    db_url: Option<String>,
+    email: &str,
+) -> (common::Served, tributary::db::Integration, String) {
+    let s = common::serve_host(db_url, &["paged"], false).await;
+    s.state
+        .runtime
+        .services()
+        .set_secret("paged", "webhook_secret", "hook-secret");
+    let row = common::user_integration(s.state.db(), email, "paged").await;
+    let hook = format!("{}/api/webhooks/integrations/paged/{}", s.base, row.id);
+    (s, row, hook)
+}
+
 /// GitHub's scheme, as the paged plugin checks it.
 pub fn sign(body: &[u8]) -> String {
     format!(

@@ -5,19 +5,12 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::common::*;
 use super::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn works_when_verifying_instances_are_reused_until_a_failure_a_change_or_idleness() {
-    let s = serve_host(None, &["paged"], false).await;
-    s.state
-        .runtime
-        .services()
-        .set_secret("paged", "webhook_secret", "hook-secret");
+    let (s, row, hook) = hooked(None, "warm@t.test").await;
     let db = s.state.db();
-    let row = user_integration(db, "warm@t.test", "paged").await;
-    let hook = format!("{}/api/webhooks/integrations/paged/{}", s.base, row.id);
     let client = reqwest::Client::new();
     let warm = s.state.webhooks.warm();
     let deliver = |n: usize| {
