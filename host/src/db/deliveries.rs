@@ -259,7 +259,7 @@ impl Db {
         insert_resource_jobs(&mut tx, &jobs, now).await?;
         for (_, targets) in mine().filter(|(d, _)| d.work.sync) {
             for t in targets {
-                let job = uuid::Uuid::new_v4().to_string();
+                let job = super::ordered_id();
                 let (id, provider) = (&t.integration_id, &t.provider);
                 if !insert_walk(
                     &mut tx,

@@ -28,6 +28,19 @@ async fn works_when_verifying_instances_are_reused_until_a_failure_a_change_or_i
     assert_eq!(warm.kept(), 1);
     assert_eq!(s.state.runtime.instances_in_use(), 1);
 
+    // Another integration never gets this one's instance.
+    let other = super::common::user_integration(db, "warm2@t.test", "paged").await;
+    let other_hook = format!("{}/api/webhooks/integrations/paged/{}", s.base, other.id);
+    let body = json!({ "changed": ["o"] });
+    assert_eq!(
+        post_with(&client, &other_hook, &body, None, None).await.0,
+        200
+    );
+    assert_eq!((warm.started(), warm.kept()), (2, 2));
+    warm.sweep(Duration::ZERO);
+    assert_eq!(deliver(99).await, 200);
+    assert_eq!((warm.started(), warm.kept()), (3, 1));
+
     // A forged delivery is a successful call (it answers "not verified"): kept.
     let (code, _, _) = post_with(
         &client,
@@ -38,7 +51,7 @@ async fn works_when_verifying_instances_are_reused_until_a_failure_a_change_or_i
     )
     .await;
     assert_eq!(code, 401);
-    assert_eq!((warm.started(), warm.kept()), (1, 1));
+    assert_eq!((warm.started(), warm.kept()), (3, 1));
 
     // A call that fails (a body the plugin cannot read) does not go back.
     let (code, _, _) = post_with(&client, &hook, &json!(["not", "a", "hook"]), None, None).await;
@@ -46,7 +59,7 @@ async fn works_when_verifying_instances_are_reused_until_a_failure_a_change_or_i
     assert_eq!(warm.kept(), 0);
     assert_eq!(s.state.runtime.instances_in_use(), 0);
     assert_eq!(deliver(20).await, 200);
-    assert_eq!((warm.started(), warm.kept()), (2, 1));
+    assert_eq!((warm.started(), warm.kept()), (4, 1));
 
     // A changed config is a different instance (the request path sees it within its
     // one-second lookup cache).
@@ -56,7 +69,7 @@ async fn works_when_verifying_instances_are_reused_until_a_failure_a_change_or_i
         .unwrap();
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     assert_eq!(deliver(21).await, 200);
-    assert_eq!((warm.started(), warm.kept()), (3, 1));
+    assert_eq!((warm.started(), warm.kept()), (5, 1));
 
     // Idle instances are released with their pool slots.
     warm.sweep(Duration::ZERO);
