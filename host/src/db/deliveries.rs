@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use super::jobs::{ResourceJob, insert_resource_jobs, insert_walk, raise_walk};
-use super::{Db, now_ms, numbered_rows, placeholders};
+use super::{Db, now_ms, numbered_rows, placeholders, positional};
 
 /// Delivery states.
 pub mod delivery_state {
@@ -137,6 +137,7 @@ impl Db {
                 chunk.len(),
             ));
             sql.push_str(" ON CONFLICT (provider, delivery_id) DO NOTHING");
+            let sql = positional(&sql, self.backend());
             let mut q = sqlx::query(&sql);
             for d in chunk {
                 q = q
@@ -159,6 +160,7 @@ impl Db {
                 "SELECT id FROM webhook_deliveries WHERE id IN ({})",
                 placeholders(1, chunk.len())
             );
+            let sql = positional(&sql, self.backend());
             let mut q = sqlx::query(&sql);
             for d in chunk {
                 q = q.bind(&d.id);
@@ -345,6 +347,7 @@ async fn claim(
                  WHERE state = 'PENDING' AND id IN ({}) RETURNING id",
                 placeholders(4, chunk.len())
             );
+            let sql = positional(&sql, super::backend_of(tx));
             let mut q = sqlx::query(&sql).bind(state).bind(queued).bind(now);
             for id in chunk {
                 q = q.bind(*id);

@@ -422,6 +422,7 @@ pub(super) async fn insert_resource_jobs(
             " ON CONFLICT (integration_id, external_id) WHERE status = 'PENDING' AND mode = 'resource' \
              DO UPDATE SET action = excluded.action",
         );
+        let sql = super::positional(&sql, super::backend_of(conn));
         let mut q = sqlx::query(&sql);
         for j in chunk {
             q = q

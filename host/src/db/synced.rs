@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
-use super::{Db, SyncJob, now_ms, placeholders};
+use super::{Db, SyncJob, backend_of, now_ms, numbered_rows, placeholders, positional};
 
 /// A resource (re)ingested by a page.
 #[derive(Debug, Clone)]
@@ -62,6 +62,7 @@ async fn delete_records(
             "DELETE FROM synced_resources WHERE integration_id = $1 AND external_id IN ({})",
             placeholders(2, chunk.len())
         );
+        let sql = positional(&sql, backend_of(conn));
         let mut q = sqlx::query(&sql).bind(integration);
         for id in chunk {
             q = q.bind(id);
@@ -96,6 +97,7 @@ impl Db {
                  AND external_id IN ({})",
                 placeholders(2, chunk.len())
             );
+            let sql = positional(&sql, self.backend());
             let mut q = sqlx::query(&sql).bind(integration);
             for id in chunk {
                 q = q.bind(*id);
@@ -146,12 +148,9 @@ impl Db {
         }
         let now = now_ms();
         for chunk in page.upserts.chunks(BATCH) {
-            // $1 (integration) and $2 (job) are shared by every row, keeping the parameter
-            // count at 6 per row.
-            let rows = (0..chunk.len())
-                .map(|i| format!("({}, $1, $2, {now})", placeholders(3 + i * 6, 6)))
-                .collect::<Vec<_>>()
-                .join(", ");
+            // Integration and job are bound on every row: parameters numbered in order
+            // bind in linear time on SQLite (see `positional`).
+            let rows = numbered_rows(&format!("(?, ?, ?, ?, ?, ?, ?, ?, {now})"), chunk.len());
             let sql = format!(
                 "INSERT INTO synced_resources (external_id, resource_type, content_hash, version, skip_reason, \
                  modified_at, integration_id, seen_job, last_synced_at) VALUES {rows} \
@@ -159,7 +158,8 @@ impl Db {
                  content_hash = excluded.content_hash, version = excluded.version, skip_reason = excluded.skip_reason, \
                  modified_at = excluded.modified_at, last_synced_at = excluded.last_synced_at, seen_job = excluded.seen_job"
             );
-            let mut q = sqlx::query(&sql).bind(integration).bind(&job.id);
+            let sql = positional(&sql, self.backend());
+            let mut q = sqlx::query(&sql);
             for r in chunk {
                 q = q
                     .bind(&r.external_id)
@@ -167,7 +167,9 @@ impl Db {
                     .bind(&r.hash)
                     .bind(&r.version)
                     .bind(&r.skipped)
-                    .bind(r.modified_at);
+                    .bind(r.modified_at)
+                    .bind(integration)
+                    .bind(&job.id);
             }
             q.execute(&mut *tx).await?;
         }
@@ -177,6 +179,7 @@ impl Db {
                 "UPDATE synced_resources SET seen_job = $1 WHERE integration_id = $2 AND external_id IN ({})",
                 placeholders(3, chunk.len())
             );
+            let sql = positional(&sql, self.backend());
             let mut q = sqlx::query(&sql).bind(&job.id).bind(integration);
             for (id, _) in chunk {
                 q = q.bind(id);
