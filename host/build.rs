@@ -20,6 +20,11 @@ fn main() {
     for dep in ["plugins", "tests/components", "sdk", "wit"] {
         println!("cargo:rerun-if-changed={}", root.join(dep).display());
     }
+    // `sqlx::migrate!` embeds the migrations but does not watch the directory for new files.
+    println!(
+        "cargo:rerun-if-changed={}",
+        root.join("migrations").display()
+    );
     println!("cargo:rerun-if-changed=build.rs");
 
     ensure_target();
