@@ -132,30 +132,28 @@ impl Fanout {
         }
     }
 
-    /// Run until `stop` resolves: drain, then wait for a wake-up or the poll interval.
+    /// Run until `stop` resolves: route rounds while deliveries wait, then wait for a
+    /// wake-up or the poll interval. Stopping and the hourly pruning are checked between
+    /// rounds, so neither waits for a pause in the deliveries.
     pub async fn run(self, stop: impl std::future::Future<Output = ()>) {
         tokio::pin!(stop);
         let mut last_prune = 0i64;
         loop {
-            loop {
-                match self.run_once().await {
-                    Ok(r) if r == Round::default() => break,
-                    // A full batch: more are waiting.
-                    Ok(r) if r.done + r.unmatched + r.failed >= BATCH as usize => continue,
-                    // A part batch under steady load, on SQLite: let more gather, so the
-                    // round's fixed cost (a query, a transaction, the one writer's turn) is
-                    // shared by more. PostgreSQL takes writers side by side, and bursts of
-                    // larger rounds raised the intake's p99 there.
-                    Ok(_) if self.db.backend() == Backend::Sqlite => {
-                        tokio::time::sleep(GATHER).await
-                    }
-                    Ok(_) => continue,
-                    Err(e) => {
-                        tracing::error!(error = %e, "webhook fan-out failed; retrying");
-                        break;
-                    }
+            let next = match self.run_once().await {
+                Ok(r) if r == Round::default() => None,
+                // A full batch: more are waiting.
+                Ok(r) if r.done + r.unmatched + r.failed >= BATCH as usize => Some(Duration::ZERO),
+                // A part batch under steady load, on SQLite: let more gather, so the round's
+                // fixed cost (a query, a transaction, the one writer's turn) is shared by
+                // more. PostgreSQL takes writers side by side, and bursts of larger rounds
+                // raised the intake's p99 there.
+                Ok(_) if self.db.backend() == Backend::Sqlite => Some(GATHER),
+                Ok(_) => Some(Duration::ZERO),
+                Err(e) => {
+                    tracing::error!(error = %e, "webhook fan-out failed; retrying");
+                    None
                 }
-            }
+            };
             let now = crate::db::now_ms();
             if now - last_prune > 3_600_000 {
                 last_prune = now;
@@ -165,10 +163,22 @@ impl Fanout {
                     Err(e) => tracing::warn!(error = %e, "pruning webhook deliveries failed"),
                 }
             }
-            tokio::select! {
-                _ = &mut stop => return,
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(POLL) => {}
+            match next {
+                // More are waiting: only a stop comes first.
+                Some(pause) if pause.is_zero() => tokio::select! {
+                    biased;
+                    _ = &mut stop => return,
+                    _ = tokio::task::yield_now() => {}
+                },
+                Some(pause) => tokio::select! {
+                    _ = &mut stop => return,
+                    _ = tokio::time::sleep(pause) => {}
+                },
+                None => tokio::select! {
+                    _ = &mut stop => return,
+                    _ = self.wake.notified() => {}
+                    _ = tokio::time::sleep(POLL) => {}
+                },
             }
         }
     }
