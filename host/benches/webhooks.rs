@@ -4,9 +4,9 @@
 //! answering 200 in the same run. The paged test plugin verifies a GitHub-style HMAC;
 //! one change per delivery, each with its own `X-GitHub-Delivery` id; the webhook worker
 //! fans out concurrently, as in production. Also: the answer time of one delivery of
-//! 5,000 changes. Client and server share the machine (separate tokio runtimes); the client is a lean
-//! keep-alive HTTP/1.1 generator like wrk, and each phase starts once the previous one's
-//! fan-out has drained.
+//! 5,000 changes. Client and server share the machine (separate tokio runtimes); the
+//! client is a lean keep-alive HTTP/1.1 generator like wrk, and each phase starts once
+//! the previous one's fan-out has drained.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -101,9 +101,10 @@ impl Conn {
             *self = Conn::open(target).await;
         }
         match self.0.send_request(request(target)).await {
+            // The body is read either way, so a refused delivery keeps the connection.
             Ok(r) => {
                 let ok = r.status().is_success();
-                ok && r.into_body().collect().await.is_ok()
+                r.into_body().collect().await.is_ok() && ok
             }
             Err(_) => false,
         }
