@@ -11,6 +11,10 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+// The allocator the `tributary` binary uses.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -297,7 +301,10 @@ fn main() {
         );
         drain(s);
     }
-    print("plain axum, 5,000/s", &client.block_on(open_loop(plain)));
+    print(
+        "plain axum, 5,000/s",
+        &client.block_on(open_loop(plain.clone())),
+    );
     print(
         "SQLite, 5,000/s",
         &client.block_on(open_loop(sqlite_url.clone())),
@@ -309,6 +316,26 @@ fn main() {
             &client.block_on(open_loop(url.clone())),
         );
         drain(s);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut runs = vec![
+        ("plain axum", plain.clone(), None),
+        ("SQLite", sqlite_url.clone(), Some(&sqlite)),
+    ];
+    if let Some((s, url)) = &postgres {
+        runs.push(("PostgreSQL", url.clone(), Some(s)));
+    }
+    for (name, url, host) in runs {
+        match wrk(dir.path(), &url, name) {
+            Some(row) => println!("| {name}, wrk 64 connections | {row} |"),
+            None => {
+                println!("(wrk is not installed: the wrk rows are left out)");
+                break;
+            }
+        }
+        if let Some(s) = host {
+            drain(s);
+        }
     }
     let big = client.block_on(big_delivery(&sqlite_url));
     println!(
@@ -323,4 +350,71 @@ fn main() {
         );
     }
     drop((sqlite, postgres));
+}
+
+/// Deliveries pre-signed for wrk, one per line (body, signature, delivery id), and the
+/// script that sends them: the issue's own measurement used wrk, whose Lua costs the
+/// shared cores more than the hyper client above, so both are reported.
+const WRK_SCRIPT: &str = r#"
+local reqs = {}
+local counter = 0
+local tid = 0
+function setup(thread) thread:set("tid", tid); tid = tid + 1 end
+function init(args)
+  for line in io.lines(args[1]) do
+    local b, s, i = line:match("([^\t]*)\t([^\t]*)\t([^\t]*)")
+    reqs[#reqs + 1] = {b, s, args[2] .. i}
+  end
+  counter = tid
+end
+function request()
+  local r = reqs[(counter % #reqs) + 1]
+  counter = counter + 2
+  return wrk.format("POST", nil, {["content-type"] = "application/json",
+    ["x-hub-signature-256"] = r[2], ["x-github-delivery"] = r[3]}, r[1])
+end
+"#;
+
+/// wrk's numbers for `url` (2 threads, [`CONNECTIONS`], [`RUN`]), or None without wrk.
+fn wrk(dir: &std::path::Path, url: &str, run: &str) -> Option<String> {
+    let data = dir.join("deliveries.tsv");
+    if !data.exists() {
+        let mut out = String::new();
+        for n in 0..400_000usize {
+            let body = format!("{{\"changed\":[\"w-{n}\"]}}");
+            let sig = hex::encode(tributary_sdk::signature::hmac_sha256(
+                b"hook-secret",
+                body.as_bytes(),
+            ));
+            out.push_str(&format!("{body}\tsha256={sig}\t{n}\n"));
+        }
+        std::fs::write(&data, out).unwrap();
+        std::fs::write(dir.join("deliveries.lua"), WRK_SCRIPT).unwrap();
+    }
+    let out = std::process::Command::new("wrk")
+        .args([
+            "-t2",
+            &format!("-c{CONNECTIONS}"),
+            &format!("-d{}s", RUN.as_secs()),
+        ])
+        .args(["--latency", "-s"])
+        .arg(dir.join("deliveries.lua"))
+        .arg(url)
+        .arg("--")
+        .arg(&data)
+        .arg(format!("{run}-"))
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let field = |prefix: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(prefix).map(|v| v.trim().to_string()))
+    };
+    Some(format!(
+        "{} | {} | {} | {}",
+        field("Requests/sec:")?.split('.').next()?,
+        field("50%")?,
+        field("99%")?,
+        field("Non-2xx or 3xx responses:").unwrap_or_else(|| "0".into())
+    ))
 }

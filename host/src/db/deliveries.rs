@@ -114,8 +114,10 @@ pub struct Target {
     pub provider: String,
 }
 
-/// Deliveries per INSERT statement (7 parameters each, far below either database's limit).
-const ROWS_PER_INSERT: usize = 256;
+/// Deliveries per INSERT statement: the intake's largest batch, so that one statement
+/// records it (7 parameters each, 7,168 in all, below SQLite's 32,766 and PostgreSQL's
+/// 65,535).
+const ROWS_PER_INSERT: usize = crate::webhooks::MAX_BATCH;
 
 impl Db {
     /// Record a batch of deliveries in one transaction. For each, true when it is new,
@@ -123,62 +125,19 @@ impl Db {
     pub async fn record_deliveries(&self, batch: &[NewDelivery]) -> anyhow::Result<Vec<bool>> {
         let now = now_ms();
         let _turn = self.write_turn().await;
-        let mut tx = self.pool().begin().await?;
         let mut inserted = std::collections::HashSet::with_capacity(batch.len());
-        // Multi-row statements: on SQLite every statement is a round trip to sqlx's worker
-        // thread, so one per delivery costs more than the commit itself.
-        for chunk in batch.chunks(ROWS_PER_INSERT) {
-            let mut sql = String::from(
-                "INSERT INTO webhook_deliveries (id, provider, integration_id, account_id, delivery_id, received_at, \
-                 outcome, state) VALUES ",
-            );
-            sql.push_str(&numbered_rows(
-                "(?, ?, ?, ?, ?, ?, ?, 'PENDING')",
-                chunk.len(),
-            ));
-            sql.push_str(" ON CONFLICT (provider, delivery_id) DO NOTHING");
-            let sql = positional(&sql, self.backend());
-            let mut q = sqlx::query(&sql);
-            for d in chunk {
-                q = q
-                    .bind(&d.id)
-                    .bind(&d.provider)
-                    .bind(&d.integration_id)
-                    .bind(&d.account_id)
-                    .bind(&d.delivery_id)
-                    .bind(now)
-                    .bind(serde_json::to_string(&d.work)?);
+        if batch.len() <= ROWS_PER_INSERT {
+            // One statement commits on its own: BEGIN and COMMIT would be two more round
+            // trips to sqlx's SQLite worker thread, which took as long as the insert.
+            let mut conn = self.pool().acquire().await?;
+            insert_deliveries(&mut conn, batch, now, &mut inserted).await?;
+        } else {
+            let mut tx = self.pool().begin().await?;
+            for chunk in batch.chunks(ROWS_PER_INSERT) {
+                insert_deliveries(&mut tx, chunk, now, &mut inserted).await?;
             }
-            // No `RETURNING`: sqlx-sqlite sends each returned row across threads. The
-            // usual batch has no duplicate, and the count says so.
-            if q.execute(&mut *tx).await?.rows_affected() as usize == chunk.len() {
-                inserted.extend(chunk.iter().map(|d| d.id.as_str()));
-                continue;
-            }
-            // Our ids are new UUIDs: those present now were written by this statement.
-            let sql = format!(
-                "SELECT id FROM webhook_deliveries WHERE id IN ({})",
-                placeholders(1, chunk.len())
-            );
-            let sql = positional(&sql, self.backend());
-            let mut q = sqlx::query(&sql);
-            for d in chunk {
-                q = q.bind(&d.id);
-            }
-            let written: std::collections::HashSet<String> = q
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(|r| r.get(0))
-                .collect();
-            inserted.extend(
-                chunk
-                    .iter()
-                    .filter(|d| written.contains(&d.id))
-                    .map(|d| d.id.as_str()),
-            );
+            tx.commit().await?;
         }
-        tx.commit().await?;
         Ok(batch
             .iter()
             .map(|d| inserted.contains(d.id.as_str()))
@@ -320,6 +279,66 @@ const CLAIMS_PER_UPDATE: usize = 256;
 
 /// Mark the batch's still-pending deliveries processed (DONE, or UNMATCHED without
 /// targets); the ids this transaction claimed (another worker may have had the rest).
+/// Insert `chunk` (one statement); adds the ids it wrote to `inserted`.
+async fn insert_deliveries<'a>(
+    conn: &mut sqlx::AnyConnection,
+    chunk: &'a [NewDelivery],
+    now: i64,
+    inserted: &mut std::collections::HashSet<&'a str>,
+) -> anyhow::Result<()> {
+    let mut sql = String::from(
+        "INSERT INTO webhook_deliveries (id, provider, integration_id, account_id, delivery_id, received_at, \
+         outcome, state) VALUES ",
+    );
+    sql.push_str(&numbered_rows(
+        "(?, ?, ?, ?, ?, ?, ?, 'PENDING')",
+        chunk.len(),
+    ));
+    sql.push_str(" ON CONFLICT (provider, delivery_id) DO NOTHING");
+    let sql = positional(&sql, super::backend_of(conn));
+    let mut q = sqlx::query(&sql);
+    for d in chunk {
+        q = q
+            .bind(&d.id)
+            .bind(&d.provider)
+            .bind(&d.integration_id)
+            .bind(&d.account_id)
+            .bind(&d.delivery_id)
+            .bind(now)
+            .bind(serde_json::to_string(&d.work)?);
+    }
+    // No `RETURNING`: sqlx-sqlite sends each returned row across threads. The usual batch
+    // has no duplicate, and the count says so.
+    if q.execute(&mut *conn).await?.rows_affected() as usize == chunk.len() {
+        inserted.extend(chunk.iter().map(|d| d.id.as_str()));
+        return Ok(());
+    }
+    // Our ids are new UUIDs: those present now were written by this statement (read after
+    // its commit or inside its transaction alike).
+    let sql = format!(
+        "SELECT id FROM webhook_deliveries WHERE id IN ({})",
+        placeholders(1, chunk.len())
+    );
+    let sql = positional(&sql, super::backend_of(conn));
+    let mut q = sqlx::query(&sql);
+    for d in chunk {
+        q = q.bind(&d.id);
+    }
+    let written: std::collections::HashSet<String> = q
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    inserted.extend(
+        chunk
+            .iter()
+            .filter(|d| written.contains(&d.id))
+            .map(|d| d.id.as_str()),
+    );
+    Ok(())
+}
+
 async fn claim(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     now: i64,

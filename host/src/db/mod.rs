@@ -3,6 +3,7 @@
 //! placeholders, which both accept.
 
 mod accounts;
+mod checkpoint;
 mod deliveries;
 mod integrations;
 mod jobs;
@@ -53,6 +54,8 @@ pub struct Db {
     /// writer: a waiter here wakes the moment the lock is free, where SQLite's busy
     /// handler would sleep 1 to 100 ms between tries.
     write_turn: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// On SQLite, the background checkpoint runs while any handle lives.
+    _checkpoints: Option<checkpoint::Alive>,
 }
 
 /// `$from, …, $(from + n - 1)`: a numbered parameter list (sqlx's Any driver takes `$N`
@@ -186,6 +189,7 @@ impl Db {
                         sqlx::query("PRAGMA synchronous = NORMAL")
                             .execute(&mut *conn)
                             .await?;
+                        sqlx::query(checkpoint::PRAGMA).execute(&mut *conn).await?;
                         sqlx::query("PRAGMA busy_timeout = 5000")
                             .execute(&mut *conn)
                             .await?;
@@ -207,11 +211,17 @@ impl Db {
             .run(&pool)
             .await
             .context("applying database migrations")?;
+        let checkpoints = (backend == Backend::Sqlite).then(|| {
+            let alive = checkpoint::Alive::default();
+            checkpoint::spawn(pool.clone(), std::sync::Arc::downgrade(&alive));
+            alive
+        });
         Ok(Db {
             pool,
             backend,
             queued: Default::default(),
             write_turn: Default::default(),
+            _checkpoints: checkpoints,
         })
     }
 

@@ -56,7 +56,7 @@ impl<T: Clone> Lookups<T> {
 }
 
 /// Most deliveries written by one commit.
-const MAX_BATCH: usize = 1024;
+pub(crate) const MAX_BATCH: usize = 1024;
 /// Deliveries waiting for a commit before callers wait for room (back-pressure).
 const QUEUE: usize = 16 * 1024;
 
