@@ -4,6 +4,7 @@
 //! marks the integration TOKEN_EXPIRED.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use futures::future::BoxFuture;
@@ -60,7 +61,7 @@ pub struct Vault {
     keyring: Arc<Keyring>,
     runtime: OnceLock<WeakRuntime>,
     /// One refresh at a time per integration in this process.
-    locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    locks: std::sync::Mutex<HashMap<String, Arc<Flight>>>,
 }
 
 impl Vault {
@@ -147,19 +148,25 @@ impl Vault {
         Ok(n)
     }
 
-    async fn refresh_now(
-        &self,
-        integration_id: &str,
-        seen_version: Option<i64>,
-    ) -> Result<Credential, PluginError> {
-        let lock = self
-            .locks
+    fn flight(&self, integration_id: &str) -> Arc<Flight> {
+        self.locks
             .lock()
             .expect("vault locks")
             .entry(integration_id.to_string())
             .or_default()
-            .clone();
-        let _guard = lock.lock().await;
+            .clone()
+    }
+
+    /// Refresh unless someone else did since the caller saw `seen_version` (in the
+    /// database) or `seen_refreshes` (in this process).
+    async fn refresh_now(
+        &self,
+        integration_id: &str,
+        seen_version: Option<i64>,
+        seen_refreshes: Option<u64>,
+    ) -> Result<Credential, PluginError> {
+        let flight = self.flight(integration_id);
+        let _guard = flight.lock.lock().await;
         let row = self
             .db
             .credential(integration_id)
@@ -170,7 +177,9 @@ impl Vault {
             })?;
         let (cred, secret) = self.open(integration_id, &row).map_err(internal)?;
         // Someone refreshed while we waited: use theirs.
-        if seen_version.is_some_and(|v| v != row.version) {
+        let refreshed_here =
+            seen_refreshes.is_some_and(|n| n != flight.done.load(Ordering::Acquire));
+        if refreshed_here || seen_version.is_some_and(|v| v != row.version) {
             return Ok(cred);
         }
         if cred.kind != Kind::Oauth2 {
@@ -241,6 +250,7 @@ impl Vault {
                         .map(|(c, _)| c)
                         .map_err(internal);
                 }
+                flight.done.fetch_add(1, Ordering::Release);
                 if integration.status == status::TOKEN_EXPIRED {
                     let _ = self
                         .db
@@ -278,6 +288,14 @@ impl Vault {
     }
 }
 
+/// The refreshes of one integration in this process: taken one at a time, and counted.
+#[derive(Default)]
+struct Flight {
+    lock: tokio::sync::Mutex<()>,
+    /// Refreshes this process completed.
+    done: AtomicU64,
+}
+
 impl CredentialStore for Vault {
     fn current<'a>(
         &'a self,
@@ -295,7 +313,7 @@ impl CredentialStore for Vault {
             // Without a refresh token the current one is used until the provider says no.
             if expiring && secret.refresh.is_some() {
                 return self
-                    .refresh_now(integration_id, Some(row.version))
+                    .refresh_now(integration_id, Some(row.version), None)
                     .await
                     .map(Some);
             }
@@ -307,6 +325,9 @@ impl CredentialStore for Vault {
         &'a self,
         integration_id: &'a str,
     ) -> BoxFuture<'a, Result<Credential, PluginError>> {
+        // Counted before the first await: a caller whose database read comes back after
+        // another caller's whole refresh still joins that refresh instead of starting one.
+        let seen_refreshes = self.flight(integration_id).done.load(Ordering::Acquire);
         Box::pin(async move {
             let seen = self
                 .db
@@ -314,7 +335,8 @@ impl CredentialStore for Vault {
                 .await
                 .map_err(internal)?
                 .map(|r| r.version);
-            self.refresh_now(integration_id, seen).await
+            self.refresh_now(integration_id, seen, Some(seen_refreshes))
+                .await
         })
     }
 }

@@ -403,6 +403,14 @@ async fn works_when_tokens_refresh_and_rotate() {
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.secret, b.secret);
     assert_eq!(s.fake.lock().unwrap().refresh_grants, 2);
+    // A caller that asked before another's whole refresh ran, but gets its turn after it
+    // (its reads were slow), joins that refresh instead of spending one more grant.
+    let late = vault.refresh(&i.id);
+    let first = vault.refresh(&i.id).await.unwrap();
+    let late = late.await.unwrap();
+    assert_eq!(first.secret, late.secret);
+    assert_eq!(s.fake.lock().unwrap().refresh_grants, 3);
+    let a = first;
     assert!(s.fake.lock().unwrap().access.contains(&a.secret));
     assert_eq!(s.list(&i.id).await.unwrap().len(), 2);
     let latest_refresh = s.fake.lock().unwrap().issued.last().cloned().unwrap();
