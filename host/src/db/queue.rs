@@ -138,6 +138,21 @@ impl Db {
         Ok(done.rows_affected() == 1)
     }
 
+    /// An incremental walk whose sync token the provider no longer accepts becomes a full
+    /// walk from the start (recorded, so a walk resumed after a yield stays full). False
+    /// when the worker no longer holds the lease.
+    pub async fn walk_in_full(&self, job_id: &str, worker: &str) -> anyhow::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE sync_jobs SET mode = 'full', cursor = NULL \
+             WHERE id = $1 AND lease_owner = $2 AND status = 'RUNNING'",
+        )
+        .bind(job_id)
+        .bind(worker)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Gauges of the queue: jobs by (status, priority) for the live statuses, running
     /// jobs by provider, and how long (ms) the oldest due pending job has waited.
     pub async fn queue_snapshot(&self) -> anyhow::Result<QueueSnapshot> {

@@ -106,7 +106,32 @@ impl SyncEngine {
         let mut slice = (Instant::now(), 0u32);
         loop {
             self.check_ceilings(job)?;
-            let page = source.list(&req).await?;
+            let page = match source.list(&req).await {
+                // The provider no longer knows where the last walk ended (Drive's page
+                // token, Gmail's history id, Calendar's 410 sync token): only a full walk,
+                // which deletes what it does not see, converges.
+                Err(CallError::Plugin(PluginError::NotFound(reason)))
+                    if req.mode == ListMode::Incremental =>
+                {
+                    tracing::warn!(integration = %row.id, %reason,
+                        "the provider no longer accepts the sync token; walking in full");
+                    if !db.walk_in_full(&job.id, &self.config.worker).await? {
+                        return Err(Stop::Lost);
+                    }
+                    job.mode = "full".into();
+                    job.cursor = None;
+                    req = ListRequest {
+                        mode: ListMode::Full,
+                        cursor: None,
+                        sync_token: None,
+                        modified_after: None,
+                        page_size: req.page_size,
+                    };
+                    cursors = Cursors::new();
+                    continue;
+                }
+                page => page?,
+            };
             if let Some(next) = &page.next_cursor
                 && !cursors.first_time(next)
             {

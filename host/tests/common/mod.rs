@@ -27,6 +27,8 @@ pub fn component(name: &str) -> PathBuf {
         "evented" => env!("TRIBUTARY_COMPONENT_EVENTED"),
         "legacy_v1" => env!("TRIBUTARY_COMPONENT_LEGACY_V1"),
         "substack" => env!("TRIBUTARY_PLUGIN_SUBSTACK"),
+        "gdrive" => env!("TRIBUTARY_PLUGIN_GDRIVE"),
+        "gcalendar" => env!("TRIBUTARY_PLUGIN_GCALENDAR"),
         other => panic!("unknown component {other}"),
     };
     PathBuf::from(path)

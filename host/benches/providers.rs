@@ -1,0 +1,177 @@
+//! Full-sync throughput of the first-party providers against their fakes (run with
+//! `cargo bench -p tributary --bench providers`): the real `.wasm` in the real host, the
+//! sync engine, host downloads (Drive), extraction and the embedded index (BM25), SQLite. Prints
+//! items/s per provider for `docs/providers.md`.
+
+#[path = "../tests/providers/calendar_fake.rs"]
+mod calendar_fake;
+#[path = "../tests/common/mod.rs"]
+mod common;
+#[path = "../tests/providers/drive_fake.rs"]
+mod drive_fake;
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde_json::Map;
+use tributary::credentials::Kind;
+use tributary::db::{Connect, Owner};
+use tributary::oauth::TokenSet;
+use tributary::sync::{EngineConfig, Outcome, SyncEngine};
+
+// The allocator the `tributary` binary uses.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const FILES: usize = 3_000;
+const TOKEN: &str = "ya29.bench";
+
+fn drive() -> drive_fake::Drive {
+    let mut d = drive_fake::Drive {
+        access_token: TOKEN.into(),
+        ..Default::default()
+    };
+    for i in 0..FILES {
+        let (mime, body) = match i % 3 {
+            0 => (
+                drive_fake::DOC,
+                format!(
+                    "Design note {i} about the river delta and its {} channels",
+                    i % 17
+                ),
+            ),
+            1 => (
+                "text/plain",
+                format!("Plain notes {i}: quarterly figures for region {}", i % 11),
+            ),
+            _ => (
+                "text/html",
+                format!(
+                    "<html><body><h1>Minutes {i}</h1><p>Attendees discussed item {}.</p></body></html>",
+                    i % 23
+                ),
+            ),
+        };
+        d.put(drive_fake::FakeFile {
+            id: format!("file-{i:05}"),
+            name: format!("Item {i}"),
+            mime: mime.into(),
+            parents: vec!["root".into()],
+            drive_id: None,
+            trashed: false,
+            version: 1,
+            modified: "2024-05-01T10:00:00.000Z".into(),
+            body: body.into_bytes(),
+        });
+    }
+    d
+}
+
+fn calendar() -> calendar_fake::Calendar {
+    let mut c = calendar_fake::Calendar {
+        access_token: TOKEN.into(),
+        ..Default::default()
+    };
+    for i in 0..FILES {
+        c.put("primary", serde_json::json!({"id": format!("ev{i:05}"), "summary": format!("Meeting {i}"),
+            "description": format!("Agenda item {} on the delta works", i % 29),
+            "location": format!("Room {}", i % 13),
+            "start": {"dateTime": "2026-03-13T09:00:00Z"}, "end": {"dateTime": "2026-03-13T10:00:00Z"},
+            "attendees": [{"email": format!("guest{}@example.com", i % 41)}]}));
+    }
+    c
+}
+
+/// A full sync of `provider` against the fake API at `addr`: items/s.
+async fn full_sync(provider: &str, addr: std::net::SocketAddr) -> f64 {
+    let s = common::serve_host(None, &[provider], true).await;
+    let settings = common::base_override("https://www.googleapis.com", addr);
+    s.state
+        .runtime
+        .services()
+        .set_settings(provider, settings)
+        .await
+        .unwrap();
+    let db = s.state.db();
+    let (user, _) = common::user_with_key(db, "bench@t.test", false).await;
+    let row = db
+        .connect_integration(Connect {
+            owner: &Owner::User(user.id.clone()),
+            provider,
+            user_id: &user.id,
+            config: &Map::new(),
+            account: ("perm", "Bench"),
+        })
+        .await
+        .unwrap();
+    let tokens = TokenSet {
+        access: TOKEN.into(),
+        refresh: None,
+        expires_at: None,
+        scopes: vec![],
+    };
+    s.state
+        .vault
+        .store(&row.id, Kind::Oauth2, &tokens, None)
+        .await
+        .unwrap();
+    let engine = SyncEngine::new(
+        s.state.runtime.clone(),
+        s.state.ingest.clone(),
+        EngineConfig::default(),
+    );
+    let (job, _) = db
+        .request_sync(&row.id, provider, "full", "manual")
+        .await
+        .unwrap();
+    let t = Instant::now();
+    loop {
+        let (id, outcome) = engine.run_once().await.unwrap().expect("a job is due");
+        if id == job.id && outcome != Outcome::Yielded {
+            assert_eq!(outcome, Outcome::Completed);
+            break;
+        }
+    }
+    let secs = t.elapsed().as_secs_f64();
+    let job = db.sync_job(&job.id).await.unwrap().unwrap();
+    assert_eq!(job.resources_synced as usize, FILES, "{job:?}");
+    FILES as f64 / secs
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    println!("| provider | files | items/s (full sync, median of 3) |\n|---|---|---|");
+    let median = |mut runs: Vec<f64>| {
+        runs.sort_by(f64::total_cmp);
+        runs[1]
+    };
+    let drive = median(
+        (0..3)
+            .map(|_| {
+                rt.block_on(async {
+                    let addr =
+                        common::serve(drive_fake::router(Arc::new(Mutex::new(drive())))).await;
+                    full_sync("gdrive", addr).await
+                })
+            })
+            .collect(),
+    );
+    println!("| gdrive | {FILES} | {drive:.0} |");
+    let cal = median(
+        (0..3)
+            .map(|_| {
+                rt.block_on(async {
+                    let addr =
+                        common::serve(calendar_fake::router(Arc::new(Mutex::new(calendar()))))
+                            .await;
+                    full_sync("gcalendar", addr).await
+                })
+            })
+            .collect(),
+    );
+    println!("| gcalendar | {FILES} | {cal:.0} |");
+}

@@ -1,0 +1,154 @@
+//! Google Drive through the whole host: the sync engine walks the real `.wasm` against the
+//! fake Drive, the host downloads exports and blobs, the index answers searches, the
+//! changes feed keeps it current, and an expired page token ends in a full walk that
+//! converges.
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Map, Value};
+use tributary::credentials::Kind;
+use tributary::db::{Connect, Owner};
+use tributary::oauth::TokenSet;
+use tributary::sync::{EngineConfig, Outcome, SyncEngine};
+
+use crate::common::*;
+use crate::drive_fake;
+use crate::gdrive::{TOKEN, fixture};
+
+pub async fn search(base: &str, key: &str, q: &str) -> Value {
+    let resp = reqwest::Client::new()
+        .get(format!("{base}/api/search"))
+        .query(&[("q", q)])
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn works_when_drive_syncs_into_search_and_converges_after_an_expired_token() {
+    let drive = Arc::new(Mutex::new(fixture()));
+    let addr = serve(drive_fake::router(drive.clone())).await;
+    let s = serve_host(None, &["gdrive"], true).await;
+    let services = s.state.runtime.services();
+    let settings = base_override("https://www.googleapis.com", addr);
+    services.set_settings("gdrive", settings).await.unwrap();
+    let db = s.state.db();
+    let (user, key) = user_with_key(db, "ada@t.test", false).await;
+    let row = db
+        .connect_integration(Connect {
+            owner: &Owner::User(user.id.clone()),
+            provider: "gdrive",
+            user_id: &user.id,
+            config: &Map::new(),
+            account: ("perm-ada", "Ada Lovelace"),
+        })
+        .await
+        .unwrap();
+    let tokens = TokenSet {
+        access: TOKEN.into(),
+        refresh: None,
+        expires_at: None,
+        scopes: vec![],
+    };
+    s.state
+        .vault
+        .store(&row.id, Kind::Oauth2, &tokens, None)
+        .await
+        .unwrap();
+    let engine = SyncEngine::new(
+        s.state.runtime.clone(),
+        s.state.ingest.clone(),
+        EngineConfig::default(),
+    );
+    let sync = async |mode: &str| {
+        let (job, _) = db
+            .request_sync(&row.id, "gdrive", mode, "manual")
+            .await
+            .unwrap();
+        loop {
+            let (id, outcome) = engine.run_once().await.unwrap().expect("a job is due");
+            if id == job.id && outcome != Outcome::Yielded {
+                let job = db.sync_job(&job.id).await.unwrap().unwrap();
+                assert_eq!(outcome, Outcome::Completed, "{job:?}");
+                assert_eq!(job.resources_failed, 0, "{job:?}");
+                return job;
+            }
+        }
+    };
+
+    sync("full").await;
+    let held_now = held(db, &row.id).await;
+    assert_eq!(
+        held_now.len(),
+        537,
+        "every readable file, nothing trashed or shared"
+    );
+    let found = search(&s.base, &key, "river delta plan").await;
+    let first = found["results"][0]["external_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        first.starts_with("file-"),
+        "a Doc's export was indexed: {found}"
+    );
+    let found = search(&s.base, &key, "minutes of meeting 7").await;
+    assert!(
+        !found["results"].as_array().unwrap().is_empty(),
+        "an HTML blob was extracted: {found}"
+    );
+
+    // Changes since: an edit, a new file, a deletion.
+    {
+        let mut d = drive.lock().unwrap();
+        let mut edited = d.files["file-007"].clone();
+        edited.body = b"<html><body><p>Quarterly watershed survey</p></body></html>".to_vec();
+        d.put(edited);
+        d.put(drive_fake_file("file-new", "the estuary brief"));
+        d.remove("file-008");
+    }
+    sync("incremental").await;
+    let held_now = held(db, &row.id).await;
+    assert!(held_now.contains(&"file-new".to_string()));
+    assert!(!held_now.contains(&"file-008".to_string()));
+    let found = search(&s.base, &key, "watershed survey").await;
+    assert_eq!(found["results"][0]["external_id"], "file-007", "{found}");
+
+    // The page token expired while a file was deleted: the walk goes full and the
+    // deletion still reaches the index.
+    {
+        let mut d = drive.lock().unwrap();
+        d.remove("file-009");
+        d.oldest_token = d.changes.len() + 1;
+    }
+    let job = sync("incremental").await;
+    assert_eq!(job.mode, "full", "{job:?}");
+    let held_now = held(db, &row.id).await;
+    assert!(!held_now.contains(&"file-009".to_string()));
+    assert_eq!(
+        held_now.len(),
+        536,
+        "537, less file-008 and file-009, with file-new"
+    );
+    // The next incremental walk starts from the fresh token.
+    drive.lock().unwrap().oldest_token = 0;
+    let job = sync("incremental").await;
+    assert_eq!(job.mode, "incremental");
+}
+
+fn drive_fake_file(id: &str, text: &str) -> drive_fake::FakeFile {
+    drive_fake::FakeFile {
+        id: id.into(),
+        name: id.into(),
+        mime: "text/plain".into(),
+        parents: vec!["root".into()],
+        drive_id: None,
+        trashed: false,
+        version: 1,
+        modified: "2024-06-01T10:00:00.000Z".into(),
+        body: text.as_bytes().to_vec(),
+    }
+}

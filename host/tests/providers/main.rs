@@ -1,0 +1,12 @@
+//! First-party provider plugins inside the real runtime, each against a fake of its API
+//! written from the provider's reference. One test binary: every module links the host
+//! once.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod calendar_fake;
+mod drive_fake;
+mod gcalendar;
+mod gdrive;
+mod gdrive_sync;
