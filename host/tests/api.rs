@@ -21,6 +21,9 @@ fn client() -> reqwest::Client {
     reqwest::Client::new()
 }
 
+/// The first-party plugins the binary installs on first start.
+const BUNDLED: &[&str] = &["gcalendar", "gdrive", "substack"];
+
 async fn json(resp: reqwest::Response) -> Value {
     resp.json().await.unwrap()
 }
@@ -31,10 +34,13 @@ async fn works_when_an_admin_installs_lists_and_removes_plugins() {
     let health = json(client().get(format!("{base}/health")).send().await.unwrap()).await;
     assert_eq!(health["status"], "ok");
     assert_eq!(
-        health["plugins"], 1,
-        "the bundled substack plugin is installed on first start"
+        health["plugins"],
+        BUNDLED.len(),
+        "the bundled plugins are installed on first start"
     );
-    assert!(dir.path().join("plugins/substack.wasm").exists());
+    for id in BUNDLED {
+        assert!(dir.path().join(format!("plugins/{id}.wasm")).exists());
+    }
 
     let list = json(
         client()
@@ -45,8 +51,13 @@ async fn works_when_an_admin_installs_lists_and_removes_plugins() {
             .unwrap(),
     )
     .await;
-    assert_eq!(list["plugins"][0]["id"], "substack");
-    assert_eq!(list["plugins"][0]["allowed_hosts"][0], "*.substack.com");
+    let substack = list["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "substack")
+        .unwrap();
+    assert_eq!(substack["allowed_hosts"][0], "*.substack.com");
 
     let wasm = std::fs::read(component("misbehave")).unwrap();
     let resp = client()
@@ -118,7 +129,8 @@ async fn errors_when_uploads_are_not_valid_plugins() {
     assert!(
         files
             .iter()
-            .all(|f| f == "substack.wasm" || f.to_string_lossy().starts_with(".bundled")),
+            .all(|f| BUNDLED.iter().any(|id| *f == *format!("{id}.wasm"))
+                || f.to_string_lossy().starts_with(".bundled")),
         "{files:?}"
     );
 }
@@ -223,7 +235,7 @@ fn works_when_serving_from_an_empty_data_dir() {
     let rest: Vec<String> = lines.by_ref().take(5).map(|l| l.unwrap()).collect();
     assert!(
         rest.iter()
-            .any(|l| l.contains("plugins dir") && l.contains("1 loaded")),
+            .any(|l| l.contains("plugins dir") && l.contains(&format!("{} loaded", BUNDLED.len()))),
         "{rest:?}"
     );
     let body = reqwest::blocking::get(format!("http://{url}/health"))

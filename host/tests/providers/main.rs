@@ -9,4 +9,5 @@ mod calendar_fake;
 mod drive_fake;
 mod gcalendar;
 mod gdrive;
+mod gdrive_connect;
 mod gdrive_sync;
