@@ -231,6 +231,16 @@ async fn works_when_a_full_walk_lists_every_readable_file() {
         requests.contains(&"files.get file-003 Some(\"media\")".to_string()),
         "{requests:?}"
     );
+    // Fetched right after its page was listed, a file needs no metadata request.
+    let page = s.list(&full(100)).await.unwrap();
+    assert!(page.resources.iter().any(|r| r.id == "file-004"));
+    let before = fake.drive.lock().unwrap().requests.len();
+    assert_eq!(
+        body(&mut s, "file-004").await,
+        "Design note 4: the river delta plan"
+    );
+    let requests = fake.drive.lock().unwrap().requests[before..].to_vec();
+    assert_eq!(requests, vec!["files.export file-004".to_string()]);
     let fetched = s.fetch("file-003").await.unwrap();
     assert_eq!(fetched.mime_type, "text/html");
     assert_eq!(

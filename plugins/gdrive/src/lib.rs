@@ -9,6 +9,8 @@ mod api;
 mod convert;
 mod walk;
 
+use std::collections::HashMap;
+
 use tributary_google::{channel, check};
 use tributary_sdk::prelude::*;
 use tributary_sdk::signature::hmac_sha256;
@@ -19,7 +21,12 @@ pub use convert::resource;
 
 /// The provider. An instance lives for one job.
 #[derive(Default)]
-pub struct Gdrive;
+pub struct Gdrive {
+    /// The files of the last page listed: the host fetches the changed ones before it
+    /// asks for the next page, and their metadata is already here (one request per file
+    /// instead of two).
+    listed: HashMap<String, File>,
+}
 
 /// How long a push channel is asked to live (Google caps changes channels at a week).
 const CHANNEL_MS: i64 = 7 * 24 * 3_600_000;
@@ -91,10 +98,15 @@ impl Provider for Gdrive {
     }
 
     fn list(&mut self, config: &Config, req: ListRequest) -> Result<Page, Error> {
-        walk::page(config, req)
+        self.listed.clear();
+        walk::page(config, req, &mut self.listed)
     }
 
     fn fetch(&mut self, config: &Config, id: &str) -> Result<Content, Error> {
+        if let Some(file) = self.listed.get(id) {
+            return convert::content(config, file)
+                .ok_or_else(|| Error::not_found(format!("{id} is a folder")));
+        }
         let mut q = vec![("fields", api::FILE_FIELDS)];
         q.extend(
             drives_params(config)

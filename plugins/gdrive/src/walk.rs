@@ -3,6 +3,8 @@
 //! token; an incremental walk reads the changes feed from that token. A token Drive no
 //! longer accepts is reported as `not-found`, which the host answers with a full walk.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 use tributary_google::check;
 use tributary_sdk::prelude::*;
@@ -44,11 +46,15 @@ impl Cursor {
 }
 
 /// One page of a walk.
-pub fn page(config: &Config, req: ListRequest) -> Result<Page, Error> {
+pub fn page(
+    config: &Config,
+    req: ListRequest,
+    listed: &mut HashMap<String, api::File>,
+) -> Result<Page, Error> {
     let size = req.page_size.clamp(1, MAX_PAGE).to_string();
     let cursor = Cursor::parse(req.cursor.as_deref())?;
     match req.mode {
-        ListMode::Full => full(config, cursor, &size),
+        ListMode::Full => full(config, cursor, &size, listed),
         ListMode::Incremental => {
             let token = match cursor {
                 Some(c) => c.token,
@@ -57,7 +63,7 @@ pub fn page(config: &Config, req: ListRequest) -> Result<Page, Error> {
             let token = token.ok_or_else(|| {
                 Error::not_found("no changes token from an earlier walk: a full walk is needed")
             })?;
-            changes(config, &token, &size)
+            changes(config, &token, &size, listed)
         }
     }
 }
@@ -66,7 +72,12 @@ fn folders() -> Result<Vec<String>, Error> {
     Ok(kv::get_json(FOLDERS_KEY)?.unwrap_or_default())
 }
 
-fn full(config: &Config, cursor: Option<Cursor>, size: &str) -> Result<Page, Error> {
+fn full(
+    config: &Config,
+    cursor: Option<Cursor>,
+    size: &str,
+    listed: &mut HashMap<String, api::File>,
+) -> Result<Page, Error> {
     let folder = config.get("folder_id");
     let mut cursor = match cursor {
         Some(c) => c,
@@ -111,6 +122,7 @@ fn full(config: &Config, cursor: Option<Cursor>, size: &str) -> Result<Page, Err
             found.push(file.id.clone());
         } else if let Some(r) = convert::resource(config, file) {
             resources.push(r);
+            listed.insert(file.id.clone(), file.clone());
         }
     }
     if !found.is_empty() {
@@ -136,7 +148,12 @@ fn last(resources: Vec<Resource>, deleted: Vec<String>, sync_token: Option<Strin
     page
 }
 
-fn changes(config: &Config, token: &str, size: &str) -> Result<Page, Error> {
+fn changes(
+    config: &Config,
+    token: &str,
+    size: &str,
+    listed: &mut HashMap<String, api::File>,
+) -> Result<Page, Error> {
     let fields = format!(
         "nextPageToken,newStartPageToken,changes(changeType,removed,fileId,file({}))",
         api::FILE_FIELDS
@@ -190,7 +207,10 @@ fn changes(config: &Config, token: &str, size: &str) -> Result<Page, Error> {
             continue;
         }
         match inside {
-            true => resources.extend(convert::resource(config, &file)),
+            true => {
+                resources.extend(convert::resource(config, &file));
+                listed.insert(file.id.clone(), file);
+            }
             // Moved out of the folder's tree (or never in it): not ours to hold.
             false => deleted.push(id),
         }
