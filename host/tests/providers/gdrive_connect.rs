@@ -20,7 +20,6 @@ use tributary::sync::{EngineConfig, Outcome, SyncEngine};
 use crate::common::*;
 use crate::drive_fake;
 use crate::gdrive::fixture;
-use crate::gdrive_sync::search;
 
 const CLIENT_ID: &str = "1234-abc.apps.googleusercontent.com";
 const CLIENT_SECRET: &str = "GOCSPX-never-in-clear";

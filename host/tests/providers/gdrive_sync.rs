@@ -5,27 +5,12 @@
 
 use std::sync::{Arc, Mutex};
 
-use serde_json::{Map, Value};
-use tributary::credentials::Kind;
-use tributary::db::{Connect, Owner};
-use tributary::oauth::TokenSet;
+use serde_json::Map;
 use tributary::sync::{EngineConfig, Outcome, SyncEngine};
 
 use crate::common::*;
 use crate::drive_fake;
 use crate::gdrive::{TOKEN, fixture};
-
-pub async fn search(base: &str, key: &str, q: &str) -> Value {
-    let resp = reqwest::Client::new()
-        .get(format!("{base}/api/search"))
-        .query(&[("q", q)])
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    resp.json().await.unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn works_when_drive_syncs_into_search_and_converges_after_an_expired_token() {
@@ -37,46 +22,17 @@ async fn works_when_drive_syncs_into_search_and_converges_after_an_expired_token
     services.set_settings("gdrive", settings).await.unwrap();
     let db = s.state.db();
     let (user, key) = user_with_key(db, "ada@t.test", false).await;
-    let row = db
-        .connect_integration(Connect {
-            owner: &Owner::User(user.id.clone()),
-            provider: "gdrive",
-            user_id: &user.id,
-            config: &Map::new(),
-            account: ("perm-ada", "Ada Lovelace"),
-        })
-        .await
-        .unwrap();
-    let tokens = TokenSet {
-        access: TOKEN.into(),
-        refresh: None,
-        expires_at: None,
-        scopes: vec![],
-    };
-    s.state
-        .vault
-        .store(&row.id, Kind::Oauth2, &tokens, None)
-        .await
-        .unwrap();
+    let row = oauth_integration(&s, &user, "gdrive", &Map::new(), TOKEN).await;
     let engine = SyncEngine::new(
         s.state.runtime.clone(),
         s.state.ingest.clone(),
         EngineConfig::default(),
     );
     let sync = async |mode: &str| {
-        let (job, _) = db
-            .request_sync(&row.id, "gdrive", mode, "manual")
-            .await
-            .unwrap();
-        loop {
-            let (id, outcome) = engine.run_once().await.unwrap().expect("a job is due");
-            if id == job.id && outcome != Outcome::Yielded {
-                let job = db.sync_job(&job.id).await.unwrap().unwrap();
-                assert_eq!(outcome, Outcome::Completed, "{job:?}");
-                assert_eq!(job.resources_failed, 0, "{job:?}");
-                return job;
-            }
-        }
+        let (job, outcome) = sync_once(&engine, db, &row, mode).await;
+        assert_eq!(outcome, Outcome::Completed, "{job:?}");
+        assert_eq!(job.resources_failed, 0, "{job:?}");
+        job
     };
 
     sync("full").await;

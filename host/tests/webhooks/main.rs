@@ -254,16 +254,3 @@ pub async fn owned_integration(
     .await
     .unwrap()
 }
-
-/// `GET /api/search?q=` as the holder of `key`: the answer.
-pub async fn search(base: &str, key: &str, q: &str) -> Value {
-    let resp = reqwest::Client::new()
-        .get(format!("{base}/api/search"))
-        .query(&[("q", q)])
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    resp.json().await.unwrap()
-}

@@ -14,7 +14,7 @@ use serde_json::json;
 use tributary_google::{GoogleError, channel, check};
 use tributary_sdk::prelude::*;
 use tributary_sdk::signature::hmac_sha256;
-use tributary_sdk::{Capabilities, FieldKind, WebhookRouting, url};
+use tributary_sdk::{FieldKind, url};
 
 pub use event::{Event, content, resource_id, split_id};
 
@@ -153,28 +153,14 @@ impl Gcalendar {
 
 impl Provider for Gcalendar {
     fn manifest() -> Manifest {
-        let scope = tributary_google::scope("calendar.readonly");
-        ManifestBuilder::new("gcalendar", "Google Calendar")
+        tributary_google::manifest("gcalendar", "Google Calendar", "calendar.readonly")
             .description("Events of your Google calendars: titles, times, places, people and notes")
-            .icon("gcalendar")
             .category(Category::Productivity)
             .version(env!("CARGO_PKG_VERSION"))
-            .auth(
-                Auth::Oauth2(tributary_google::oauth2(&[scope.as_str()])),
-                Injection::Bearer,
-            )
-            .capabilities(Capabilities {
-                pull: true,
-                incremental: true,
-                webhooks: true,
-                subscribe: true,
-            })
             // The host's budget is per provider, so per Google Cloud project; Calendar's
             // per-user limits come back as 403 userRateLimitExceeded or 429 and are
             // rate limits the host backs off on.
             .rate_limits(6_000, None, 4)
-            .allowed_host(tributary_google::API_HOST)
-            .webhook(WebhookRouting::PerIntegration)
             .field(
                 "calendars",
                 "Calendar ids, comma-separated (default: primary)",

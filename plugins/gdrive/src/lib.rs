@@ -12,9 +12,9 @@ mod walk;
 use std::collections::HashMap;
 
 use tributary_google::{channel, check};
+use tributary_sdk::FieldKind;
 use tributary_sdk::prelude::*;
 use tributary_sdk::signature::hmac_sha256;
-use tributary_sdk::{Capabilities, FieldKind, WebhookRouting};
 
 pub use api::{API, File};
 pub use convert::resource;
@@ -56,28 +56,14 @@ pub(crate) fn start_page_token(config: &Config) -> Result<String, Error> {
 
 impl Provider for Gdrive {
     fn manifest() -> Manifest {
-        let scope = tributary_google::scope("drive.readonly");
-        ManifestBuilder::new("gdrive", "Google Drive")
+        tributary_google::manifest("gdrive", "Google Drive", "drive.readonly")
             .description("Files in Google Drive: Docs, Sheets and Slides as text, PDFs and Office files extracted")
-            .icon("gdrive")
             .category(Category::Storage)
             .version(env!("CARGO_PKG_VERSION"))
-            .auth(
-                Auth::Oauth2(tributary_google::oauth2(&[scope.as_str()])),
-                Injection::Bearer,
-            )
-            .capabilities(Capabilities {
-                pull: true,
-                incremental: true,
-                webhooks: true,
-                subscribe: true,
-            })
             // The host's budget is per provider, so per Google Cloud project: Drive's
             // per-project default is 12,000 queries a minute; per-user limits come back as
             // 403 userRateLimitExceeded, which is a rate limit the host backs off on.
             .rate_limits(10_000, None, 8)
-            .allowed_host(tributary_google::API_HOST)
-            .webhook(WebhookRouting::PerIntegration)
             .field("folder_id", "Only this folder (its id from the Drive URL)", FieldKind::Text, false)
             .field("shared_drives", "Include shared drives", FieldKind::Boolean, false)
             .build()

@@ -9,7 +9,7 @@ pub mod error;
 
 pub use error::{GoogleError, check};
 
-use tributary_sdk::Oauth2;
+use tributary_sdk::{Auth, Capabilities, Injection, ManifestBuilder, Oauth2, WebhookRouting};
 
 /// Google's authorization endpoint.
 pub const AUTHORIZE_URL: &str = "https://accounts.google.com/o/oauth2/v2/auth";
@@ -49,4 +49,29 @@ pub fn oauth2(scopes: &[&str]) -> Oauth2 {
 /// ```
 pub fn scope(name: &str) -> String {
     format!("https://www.googleapis.com/auth/{name}")
+}
+
+/// What every Google plugin's manifest says: OAuth with `scope` (a name such as
+/// `drive.readonly`), the token as a bearer header, pull, incremental and push by
+/// channels to a per-integration callback, and Google's API host. The plugin adds its
+/// description, category, rate limits and fields.
+///
+/// ```
+/// let m = tributary_google::manifest("gdrive", "Google Drive", "drive.readonly").build();
+/// assert!(m.capabilities.subscribe);
+/// assert_eq!(m.allowed_hosts, vec!["www.googleapis.com".to_string()]);
+/// ```
+pub fn manifest(id: &str, name: &str, scope_name: &str) -> ManifestBuilder {
+    let scope = scope(scope_name);
+    ManifestBuilder::new(id, name)
+        .icon(id)
+        .auth(Auth::Oauth2(oauth2(&[scope.as_str()])), Injection::Bearer)
+        .capabilities(Capabilities {
+            pull: true,
+            incremental: true,
+            webhooks: true,
+            subscribe: true,
+        })
+        .allowed_host(API_HOST)
+        .webhook(WebhookRouting::PerIntegration)
 }
