@@ -13,7 +13,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tributary_google::{GoogleError, channel, check};
 use tributary_sdk::prelude::*;
-use tributary_sdk::signature::hmac_sha256;
 use tributary_sdk::{FieldKind, url};
 
 pub use event::{Event, content, resource_id, split_id};
@@ -214,10 +213,8 @@ impl Provider for Gcalendar {
         let now = time::now_millis();
         let (mut ids, mut resources, mut expires) = (Vec::new(), Vec::new(), None::<i64>);
         for (i, cal) in calendars(config).iter().enumerate() {
-            let tag = hmac_sha256(secret.as_bytes(), format!("{now}/{i}").as_bytes());
-            let id: String = tag[..12].iter().map(|b| format!("{b:02x}")).collect();
-            let mut body =
-                channel::watch_body(&format!("tributary-{id}"), callback_url, secret, None);
+            let id = channel::new_id(secret, &format!("{now}/{i}"));
+            let mut body = channel::watch_body(&id, callback_url, secret, None);
             body["params"] = json!({ "ttl": CHANNEL_TTL_S.to_string() });
             let href = url::build(API, &["calendars", cal, "events", "watch"], &[]);
             let resp = check(

@@ -14,7 +14,6 @@ use std::collections::HashMap;
 use tributary_google::{channel, check};
 use tributary_sdk::FieldKind;
 use tributary_sdk::prelude::*;
-use tributary_sdk::signature::hmac_sha256;
 
 pub use api::{API, File};
 pub use convert::resource;
@@ -118,10 +117,8 @@ impl Provider for Gdrive {
         secret: &str,
     ) -> Result<Subscription, Error> {
         let now = time::now_millis();
-        // Unique per channel (Google asks for a new id each time), and says nothing
-        // about the secret.
-        let tag = hmac_sha256(secret.as_bytes(), now.to_string().as_bytes());
-        let id = format!("tributary-{}", hex(&tag[..12]));
+        // Google asks for a new id for each channel.
+        let id = channel::new_id(secret, &now.to_string());
         let token = start_page_token(config)?;
         let mut q = vec![("pageToken", token.as_str())];
         q.extend(drives_params(config));
@@ -139,10 +136,6 @@ impl Provider for Gdrive {
     fn unsubscribe(&mut self, _config: &Config, subscription: &Subscription) -> Result<(), Error> {
         channel::stop(API, subscription)
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 tributary_sdk::export!(Gdrive);

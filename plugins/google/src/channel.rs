@@ -11,6 +11,20 @@ use tributary_sdk::http::Request;
 use tributary_sdk::signature::{header, verify_token};
 use tributary_sdk::{Error, Subscription, WebhookOutcome, WebhookRequest};
 
+/// A new channel id (at most 64 characters, as Google asks): unique for each `salt` (the
+/// time, a calendar's index), and telling nothing about the secret it is derived from.
+///
+/// ```
+/// let a = tributary_google::channel::new_id("s3cret", "1700000000000/0");
+/// assert!(a.starts_with("tributary-") && a.len() <= 64);
+/// assert_ne!(a, tributary_google::channel::new_id("s3cret", "1700000000000/1"));
+/// ```
+pub fn new_id(secret: &str, salt: &str) -> String {
+    let tag = tributary_sdk::signature::hmac_sha256(secret.as_bytes(), salt.as_bytes());
+    let hex: String = tag[..12].iter().map(|b| format!("{b:02x}")).collect();
+    format!("tributary-{hex}")
+}
+
 /// The request body of a `watch` call: a `web_hook` channel to `address` whose
 /// notifications carry `token`, asked to live until `expiration` (ms), when given.
 ///
