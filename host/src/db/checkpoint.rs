@@ -59,7 +59,6 @@ mod tests {
         let db = crate::db::Db::connect(&crate::db::Db::sqlite_url(&dir.path().join("c.db")))
             .await
             .unwrap();
-        let before = run(db.pool()).await.unwrap();
         for i in 0..200 {
             sqlx::query("INSERT INTO webhook_deliveries (id, provider, received_at, outcome, state) VALUES ($1, 'p', 0, '{}', 'DONE')")
                 .bind(format!("k{i}"))
@@ -67,15 +66,17 @@ mod tests {
                 .await
                 .unwrap();
         }
-        // Automatic checkpoints are off: the commits are all still in the WAL.
+        // Automatic checkpoints are off on every connection of the pool.
         let auto: i64 = sqlx::query("PRAGMA wal_autocheckpoint")
             .fetch_one(db.pool())
             .await
             .unwrap()
             .get(0);
         assert_eq!(auto, 0);
+        // The commits are in the WAL (the background task may have copied them already,
+        // but only a later write starts the WAL over), and a passive checkpoint copies them.
         let (log, done) = run(db.pool()).await.unwrap();
-        assert!(log > before.0, "the WAL grew: {before:?} -> {log}");
+        assert!(log > 0, "the commits went to the WAL");
         assert_eq!(
             log, done,
             "a passive checkpoint with no reader copies every page"

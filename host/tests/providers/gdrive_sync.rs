@@ -4,6 +4,7 @@
 //! converges.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::Map;
 use tributary::sync::{EngineConfig, Outcome, SyncEngine};
@@ -23,11 +24,13 @@ async fn works_when_drive_syncs_into_search_and_converges_after_an_expired_token
     let db = s.state.db();
     let (user, key) = user_with_key(db, "ada@t.test", false).await;
     let row = oauth_integration(&s, &user, "gdrive", &Map::new(), TOKEN).await;
-    let engine = SyncEngine::new(
-        s.state.runtime.clone(),
-        s.state.ingest.clone(),
-        EngineConfig::default(),
-    );
+    // Google sends no Retry-After: the host's default wait applies (short here).
+    let config = EngineConfig {
+        default_rate_limit_wait: Duration::from_millis(50),
+        rate_limit_wait_bounds: (Duration::from_millis(10), Duration::from_secs(1)),
+        ..EngineConfig::default()
+    };
+    let engine = SyncEngine::new(s.state.runtime.clone(), s.state.ingest.clone(), config);
     let sync = async |mode: &str| {
         let (job, outcome) = sync_once(&engine, db, &row, mode).await;
         assert_eq!(outcome, Outcome::Completed, "{job:?}");
@@ -35,7 +38,24 @@ async fn works_when_drive_syncs_into_search_and_converges_after_an_expired_token
         job
     };
 
-    sync("full").await;
+    // Drive answers the first call with 403 userRateLimitExceeded: the walk waits and
+    // comes back, the integration shows it meanwhile.
+    drive.lock().unwrap().rate_limit_next = 1;
+    let (job, outcome) = sync_once(&engine, db, &row, "full").await;
+    assert_eq!(outcome, Outcome::Delayed, "{job:?}");
+    let why = job.error_message.clone().unwrap_or_default();
+    assert!(why.contains("userRateLimitExceeded"), "{why}");
+    let shown = db.integration_by_id(&row.id).await.unwrap().unwrap();
+    assert_eq!(shown.status, tributary::db::status::RATE_LIMITED);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Asking again finds the same walk queued, due now.
+    let (again, outcome) = sync_once(&engine, db, &row, "full").await;
+    assert_eq!(
+        (again.id.as_str(), outcome),
+        (job.id.as_str(), Outcome::Completed)
+    );
+    let shown = db.integration_by_id(&row.id).await.unwrap().unwrap();
+    assert_eq!(shown.status, tributary::db::status::ACTIVE);
     let held_now = held(db, &row.id).await;
     assert_eq!(
         held_now.len(),
