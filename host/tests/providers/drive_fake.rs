@@ -106,26 +106,59 @@ pub fn error(code: u16, reason: &str, message: &str) -> Response {
     (StatusCode::from_u16(code).unwrap(), axum::Json(body)).into_response()
 }
 
-/// Keep only what a `fields` mask names at the top level (`files(...)` keeps `files`).
-fn mask(mut v: Value, fields: Option<&String>) -> Value {
-    let Some(fields) = fields else { return v };
-    let mut keep = Vec::new();
-    let mut depth = 0;
-    let mut cur = String::new();
-    for c in fields.chars() {
+/// Drive's partial response: only what the `fields` mask names is in the answer, nested
+/// masks (`files(id,owners(emailAddress))`) apply to each element, and without a mask a
+/// method answers its default fields (`default`).
+fn mask(v: Value, fields: Option<&String>, default: &str) -> Value {
+    select(v, fields.map(String::as_str).unwrap_or(default))
+}
+
+fn select(v: Value, spec: &str) -> Value {
+    match v {
+        Value::Array(items) => Value::Array(items.into_iter().map(|i| select(i, spec)).collect()),
+        Value::Object(obj) => {
+            let wanted = parts(spec);
+            let kept = obj.into_iter().filter_map(|(k, v)| {
+                let (_, inner) = wanted.iter().find(|(name, _)| *name == k)?;
+                Some((
+                    k,
+                    match inner {
+                        Some(inner) => select(v, inner),
+                        None => v,
+                    },
+                ))
+            });
+            Value::Object(kept.collect())
+        }
+        other => other,
+    }
+}
+
+/// `a,b(c,d),e` → [("a", None), ("b", Some("c,d")), ("e", None)].
+fn parts(spec: &str) -> Vec<(String, Option<String>)> {
+    let (mut out, mut depth, mut cur) = (Vec::new(), 0, String::new());
+    for c in spec.chars().chain(std::iter::once(',')) {
         match c {
+            ',' if depth == 0 => {
+                let item = std::mem::take(&mut cur);
+                let item = item.trim();
+                match item.split_once('(') {
+                    Some((name, rest)) => out.push((
+                        name.trim().to_string(),
+                        Some(rest.strip_suffix(')').unwrap_or(rest).to_string()),
+                    )),
+                    None if !item.is_empty() => out.push((item.to_string(), None)),
+                    None => {}
+                }
+                continue;
+            }
             '(' => depth += 1,
             ')' => depth -= 1,
-            ',' if depth == 0 => keep.push(std::mem::take(&mut cur)),
-            _ if depth == 0 => cur.push(c),
             _ => {}
         }
+        cur.push(c);
     }
-    keep.push(cur);
-    if let Some(obj) = v.as_object_mut() {
-        obj.retain(|k, _| keep.iter().any(|f| f.trim() == k));
-    }
-    v
+    out
 }
 
 fn gate(d: &mut Drive, headers: &HeaderMap, what: String) -> Option<Response> {
@@ -150,16 +183,23 @@ fn gate(d: &mut Drive, headers: &HeaderMap, what: String) -> Option<Response> {
 
 type Q = Query<BTreeMap<String, String>>;
 
-async fn about(State(s): State<Shared>, h: HeaderMap) -> Response {
+async fn about(State(s): State<Shared>, h: HeaderMap, Query(q): Q) -> Response {
     let mut d = s.lock().unwrap();
     if let Some(e) = gate(&mut d, &h, "about".into()) {
         return e;
     }
-    axum::Json(
-        json!({"user": {"kind": "drive#user", "displayName": "Ada Lovelace",
-        "emailAddress": "ada@example.com", "permissionId": "perm-ada", "me": true}}),
-    )
-    .into_response()
+    // about.get has no default fields: the mask is required.
+    let Some(fields) = q.get("fields") else {
+        return error(
+            400,
+            "required",
+            "The 'fields' parameter is required for this method.",
+        );
+    };
+    let about = json!({"kind": "drive#about", "user": {"kind": "drive#user",
+        "displayName": "Ada Lovelace", "emailAddress": "ada@example.com",
+        "permissionId": "perm-ada", "me": true}, "storageQuota": {"limit": "16106127360"}});
+    axum::Json(select(about, fields)).into_response()
 }
 
 async fn files(State(s): State<Shared>, h: HeaderMap, Query(q): Q) -> Response {
@@ -209,7 +249,8 @@ async fn files(State(s): State<Shared>, h: HeaderMap, Query(q): Q) -> Response {
     if from + size < matching.len() {
         body["nextPageToken"] = json!(format!("~!!~AI9FV7{}", from + size));
     }
-    axum::Json(mask(body, q.get("fields"))).into_response()
+    let default = "kind,incompleteSearch,nextPageToken,files(kind,id,name,mimeType)";
+    axum::Json(mask(body, q.get("fields"), default)).into_response()
 }
 
 async fn file(
@@ -236,7 +277,7 @@ async fn file(
         }
         return ([("content-type", f.mime.clone())], f.body.clone()).into_response();
     }
-    axum::Json(d.json(f)).into_response()
+    axum::Json(mask(d.json(f), q.get("fields"), "kind,id,name,mimeType")).into_response()
 }
 
 async fn export(
@@ -313,7 +354,9 @@ async fn changes(State(s): State<Shared>, h: HeaderMap, Query(q): Q) -> Response
     } else {
         body["newStartPageToken"] = json!(d.changes.len().to_string());
     }
-    axum::Json(mask(body, q.get("fields"))).into_response()
+    let default = "kind,nextPageToken,newStartPageToken,\
+        changes(kind,changeType,time,removed,fileId,file(kind,id,name,mimeType))";
+    axum::Json(mask(body, q.get("fields"), default)).into_response()
 }
 
 async fn watch(State(s): State<Shared>, h: HeaderMap, Query(q): Q, body: Bytes) -> Response {
