@@ -49,6 +49,8 @@ pub struct Drive {
     pub access_token: String,
     /// The next this many calls answer 403 userRateLimitExceeded.
     pub rate_limit_next: u32,
+    /// The next call answers 200 with a proxy's HTML page instead of JSON.
+    pub garbage_next: bool,
     pub channels: Vec<Value>,
     pub stopped: Vec<Value>,
     pub requests: Vec<String>,
@@ -169,6 +171,10 @@ fn gate(d: &mut Drive, headers: &HeaderMap, what: String) -> Option<Response> {
         .unwrap_or("");
     if auth != format!("Bearer {}", d.access_token) {
         return Some(error(401, "authError", "Invalid Credentials"));
+    }
+    if std::mem::take(&mut d.garbage_next) {
+        let page = "<html><body>Service temporarily unavailable</body></html>";
+        return Some(([("content-type", "text/html")], page).into_response());
     }
     if d.rate_limit_next > 0 {
         d.rate_limit_next -= 1;

@@ -358,6 +358,14 @@ async fn errors_when_the_page_token_expired_or_google_refuses() {
         "{err:?}"
     );
 
+    // A 200 that is not Drive's JSON (a proxy's page) is a typed error, not a trap.
+    fake.drive.lock().unwrap().garbage_next = true;
+    let err = s.list(&full(100)).await.unwrap_err();
+    assert!(
+        matches!(&err, CallError::Plugin(PluginError::InvalidInput(m)) if m.contains("malformed JSON")),
+        "{err:?}"
+    );
+
     // 403 userRateLimitExceeded is a rate limit, not a refusal.
     fake.drive.lock().unwrap().rate_limit_next = 1;
     let err = s.list(&full(100)).await.unwrap_err();
