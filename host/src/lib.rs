@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod model;
 pub mod oauth;
 pub mod runtime;
+pub mod scopes;
 pub mod server;
 pub mod services;
 pub mod sync;

@@ -188,12 +188,14 @@ fn client(
 }
 
 /// The URL to send the user to, the state to remember and the PKCE verifier (empty
-/// when the manifest does not use PKCE).
+/// when the manifest does not use PKCE). `scopes` are the ones this connection asks for
+/// ([`crate::scopes::requested`]).
 pub fn authorize(
     services: &Services,
     manifest: &Manifest,
     creds: (String, String),
     redirect: &str,
+    scopes: &[String],
 ) -> Result<(String, String, String), OauthError> {
     let o = settings(manifest)?;
     let c = client(services, manifest, creds, redirect)?;
@@ -203,13 +205,13 @@ pub fn authorize(
         // Providers that read scopes elsewhere or join them otherwise (Slack: `user_scope`,
         // commas) get them as one extra parameter.
         Some(param) if param != "scope" => {
-            req = req.add_extra_param(param.to_string(), o.scopes.join(separator));
+            req = req.add_extra_param(param.to_string(), scopes.join(separator));
         }
         _ if separator != " " => {
-            req = req.add_extra_param("scope", o.scopes.join(separator));
+            req = req.add_extra_param("scope", scopes.join(separator));
         }
         _ => {
-            for s in &o.scopes {
+            for s in scopes {
                 req = req.add_scope(Scope::new(s.clone()));
             }
         }
@@ -260,7 +262,8 @@ fn classify<E: std::error::Error>(
     }
 }
 
-/// Exchange an authorization code.
+/// Exchange an authorization code; `requested` stand for the granted scopes when the
+/// answer does not list them.
 pub async fn exchange(
     services: &Services,
     manifest: &Manifest,
@@ -268,6 +271,7 @@ pub async fn exchange(
     redirect: &str,
     code: &str,
     verifier: &str,
+    requested: &[String],
 ) -> Result<TokenSet, OauthError> {
     let c = client(services, manifest, creds, redirect)?;
     let mut req = c.exchange_code(AuthorizationCode::new(code.to_string()));
@@ -277,15 +281,17 @@ pub async fn exchange(
     let o = settings(manifest)?;
     let http = reshaping_client(services, o);
     let t = req.request_async(&http).await.map_err(classify)?;
-    Ok(token_set(&t, None, &o.scopes))
+    Ok(token_set(&t, None, requested))
 }
 
-/// Use a refresh token.
+/// Use a refresh token; `granted` (the scopes held so far) stand for the answer's when
+/// it lists none.
 pub async fn refresh(
     services: &Services,
     manifest: &Manifest,
     creds: (String, String),
     refresh_token: &str,
+    granted: &[String],
 ) -> Result<TokenSet, OauthError> {
     // The redirect URI plays no part in a refresh; the client type needs one.
     let c = client(services, manifest, creds, "http://localhost/")?;
@@ -296,11 +302,7 @@ pub async fn refresh(
         .request_async(&http)
         .await
         .map_err(classify)?;
-    Ok(token_set(
-        &t,
-        Some(refresh_token.to_string()),
-        &settings(manifest)?.scopes,
-    ))
+    Ok(token_set(&t, Some(refresh_token.to_string()), granted))
 }
 
 /// A token endpoint's answer, as the `oauth2` crate takes it from a custom client.

@@ -211,7 +211,15 @@ impl Vault {
         let creds = oauth::client_credentials(services, &self.keyring, &plugin.manifest)
             .await
             .map_err(|e| PluginError::InvalidConfig(e.to_string()))?;
-        match oauth::refresh(services, &plugin.manifest, creds, &refresh_token).await {
+        match oauth::refresh(
+            services,
+            &plugin.manifest,
+            creds,
+            &refresh_token,
+            &row.scopes,
+        )
+        .await
+        {
             Ok(tokens) => {
                 let next = Secret {
                     access: tokens.access.clone(),

@@ -365,6 +365,8 @@ async fn errors_when_a_state_is_used_by_someone_else_or_late() {
         user_id: alice.id.clone(),
         verifier,
         config: Default::default(),
+        storage_strategy: "FULL_CONTENT".into(),
+        scopes: vec![],
         expires_at: now_ms() - 1,
     };
     db.insert_oauth_state(&hash, &old).await.unwrap();

@@ -1,7 +1,8 @@
 //! `POST /api/integrations/{provider}/actions/{action}`: run a write the provider's plugin
 //! declares (send a message, create a draft) with the integration's credentials. Only on
-//! this explicit call by a user who may change the integration, never during a sync; the
-//! input is validated against the action's JSON Schema before the plugin sees it.
+//! this explicit call by a user who may change the integration, never during a sync, and
+//! only for actions an admin enabled; the input is validated against the action's JSON
+//! Schema before the plugin sees it, and every run is recorded in the job log.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -11,7 +12,9 @@ use super::auth::{Access, Caller, scope};
 use super::integrations::find;
 use super::{ApiError, AppState, Payload};
 use crate::db::status;
+use crate::model::Auth;
 use crate::runtime::Integration;
+use crate::scopes;
 
 /// Validation errors reported back, at most.
 const MAX_REPORTED: usize = 10;
@@ -41,6 +44,31 @@ async fn run(
         .iter()
         .find(|a| a.name == action)
         .ok_or_else(|| ApiError::NotFound(format!("`{provider}` declares no action `{action}`")))?;
+    let entry = state.db().registry_entry(&provider).await?;
+    if !entry.enabled {
+        return Err(ApiError::ActionDisabled(format!(
+            "an admin has disabled `{provider}`"
+        )));
+    }
+    if !entry.enabled_actions.contains(&action) {
+        return Err(ApiError::ActionDisabled(format!(
+            "an admin has not enabled `{action}` for `{provider}`"
+        )));
+    }
+    if let Auth::Oauth2(o) = &plugin.manifest.auth {
+        let needed = scopes::for_action(&o.scopes, &action);
+        let granted = state
+            .db()
+            .credential(&integration.id)
+            .await?
+            .map(|c| c.scopes)
+            .unwrap_or_default();
+        if let Some(missing) = needed.iter().find(|s| !granted.contains(s)) {
+            return Err(ApiError::Conflict(format!(
+                "`{action}` needs the scope {missing}, which this connection was not granted: reconnect `{provider}`"
+            )));
+        }
+    }
     let input: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("the input is not JSON: {e}")))?;
     // The manifest's schema was checked at load; a failure here is the plugin's bug.
@@ -70,10 +98,23 @@ async fn run(
         )
         .await?;
     tracing::info!(provider, integration = %integration.id, action, user = %caller.0.id, "running action");
-    let output = session.run_action(&action, &input.to_string()).await?;
+    let outcome = session.run_action(&action, &input.to_string()).await;
+    let error = outcome.as_ref().err().map(|e| e.to_string());
+    let job = state
+        .db()
+        .record_action(
+            &integration.id,
+            &provider,
+            &action,
+            &caller.0.id,
+            error.as_deref(),
+        )
+        .await?;
     // Validated as JSON by the session.
-    let result: Value = serde_json::from_str(&output).unwrap_or(Value::Null);
-    Ok(Json(json!({ "action": action, "result": result })))
+    let result: Value = serde_json::from_str(&outcome?).unwrap_or(Value::Null);
+    Ok(Json(
+        json!({ "action": action, "job_id": job, "result": result }),
+    ))
 }
 
 /// Run a declared action of a connected integration.
@@ -81,7 +122,8 @@ async fn run(
     params(("provider" = String, Path, description = "Provider id"), ("action" = String, Path, description = "Action name")),
     request_body(content = Object, description = "Input, valid against the action's JSON Schema"),
     responses((status = 200, description = "The action's JSON answer"), (status = 400, description = "Input does not match the schema"),
-        (status = 401, description = "No or bad API key"), (status = 404, description = "Not connected or no such action")))]
+        (status = 401, description = "No or bad API key"), (status = 403, description = "The action is not enabled"),
+        (status = 404, description = "Not connected or no such action"), (status = 409, description = "Reconnect needed")))]
 pub async fn post_action(
     State(state): State<AppState>,
     caller: Caller,
@@ -97,7 +139,8 @@ pub async fn post_action(
         ("action" = String, Path, description = "Action name")),
     request_body(content = Object, description = "Input, valid against the action's JSON Schema"),
     responses((status = 200, description = "The action's JSON answer"), (status = 400, description = "Input does not match the schema"),
-        (status = 403, description = "Members may only read"), (status = 404, description = "Not connected or no such action")))]
+        (status = 403, description = "Members may only read, or the action is not enabled"),
+        (status = 404, description = "Not connected or no such action"), (status = 409, description = "Reconnect needed")))]
 pub async fn org_post_action(
     State(state): State<AppState>,
     caller: Caller,

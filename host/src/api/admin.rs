@@ -18,6 +18,8 @@ pub struct RegistryBody {
     enabled: Option<bool>,
     allowed_plans: Option<Vec<String>>,
     default_config: Option<Map<String, Value>>,
+    /// Declared actions users may run (creating a Gmail draft); none by default.
+    enabled_actions: Option<Vec<String>>,
 }
 
 /// Body of `PUT /api/admin/providers/{provider}/oauth`.
@@ -51,7 +53,8 @@ pub async fn get_registry(
     Ok(Json(json!({ "providers": out })))
 }
 
-/// Enable/disable a provider, restrict it to plans, set its default config.
+/// Enable/disable a provider, restrict it to plans, set its default config, enable its
+/// actions (a newly enabled action's scopes are asked for at the next connection).
 #[utoipa::path(put, path = "/api/admin/integrations/registry/{provider}", tag = "admin",
     params(("provider" = String, Path, description = "Provider id")), responses((status = 200, description = "Updated entry")))]
 pub async fn put_registry(
@@ -80,6 +83,22 @@ pub async fn put_registry(
             super::integrations::check_config(&state, &provider, &c)?;
         }
         entry.default_config = c;
+    }
+    if let Some(actions) = body.enabled_actions {
+        let plugin = state.runtime.get(&provider).ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "`{provider}` is not installed: its actions are unknown"
+            ))
+        })?;
+        if let Some(bad) = actions
+            .iter()
+            .find(|a| !plugin.manifest.actions.iter().any(|d| &d.name == *a))
+        {
+            return Err(ApiError::BadRequest(format!(
+                "`{provider}` declares no action `{bad}`"
+            )));
+        }
+        entry.enabled_actions = actions;
     }
     state.db().put_registry_entry(&entry).await?;
     state.webhooks.forget_provider(&provider);

@@ -12,13 +12,15 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::auth::{Access, Caller, scope};
-use super::integrations::{check_config, optional_json, view};
+use super::integrations::{check_config, check_strategy, optional_json, view};
 use super::{ApiError, AppState, Payload};
 use crate::credentials::{Credential, Kind};
 use crate::db::{Connect, OauthState, Owner, now_ms};
+use crate::ingest::METADATA_ONLY;
 use crate::model::Auth;
 use crate::oauth::{self, TokenSet};
 use crate::runtime::Integration;
+use crate::scopes::{self, Conditions};
 
 /// How long an OAuth state stays valid.
 pub const STATE_TTL_MS: i64 = 10 * 60 * 1000;
@@ -29,6 +31,10 @@ pub const STATE_TTL_MS: i64 = 10 * 60 * 1000;
 pub struct ConnectBody {
     /// Provider settings.
     pub config: Option<Map<String, Value>>,
+    /// `FULL_CONTENT` or `METADATA_ONLY` (default: the integration's, on a reconnect, else
+    /// full content); for OAuth providers it also decides the scopes asked for (Drive:
+    /// `drive.metadata.readonly` for metadata only).
+    pub storage_strategy: Option<String>,
     /// For API-key providers.
     pub api_key: Option<String>,
     /// For basic-auth providers.
@@ -66,6 +72,7 @@ async fn finish(
     provider: &str,
     user_id: &str,
     config: Map<String, Value>,
+    storage_strategy: &str,
     credential: Option<(Kind, TokenSet, Option<String>)>,
 ) -> Result<crate::db::Integration, ApiError> {
     let mut probe = Integration::new(
@@ -87,7 +94,7 @@ async fn finish(
         .await?
         .check()
         .await?;
-    let row = state
+    let mut row = state
         .db()
         .connect_integration(Connect {
             owner,
@@ -97,6 +104,13 @@ async fn finish(
             account: (&account.id, &account.name),
         })
         .await?;
+    if row.storage_strategy != storage_strategy {
+        state
+            .db()
+            .update_integration_settings(&row.id, &config, storage_strategy, &row.sync_frequency)
+            .await?;
+        row.storage_strategy = storage_strategy.to_string();
+    }
     if let Some((kind, tokens, username)) = credential {
         state.vault.store(&row.id, kind, &tokens, username).await?;
     }
@@ -132,10 +146,27 @@ async fn connect(
     let mut config = entry.default_config.clone();
     config.extend(body.config.unwrap_or_default());
     check_config(&state, &provider, &config)?;
+    // A reconnect keeps the integration's strategy unless the body names one.
+    let strategy = match body.storage_strategy {
+        Some(s) => s,
+        None => state
+            .db()
+            .integration(&owner, &provider)
+            .await?
+            .map_or_else(|| "FULL_CONTENT".to_string(), |i| i.storage_strategy),
+    };
+    check_strategy(&strategy)?;
     let missing =
         |what: &str| ApiError::BadRequest(format!("`{provider}` needs `{what}` to connect"));
     match &plugin.manifest.auth {
-        Auth::Oauth2(_) => {
+        Auth::Oauth2(o) => {
+            let scopes = scopes::requested(
+                &o.scopes,
+                Conditions {
+                    metadata_only: strategy == METADATA_ONLY,
+                    enabled_actions: &entry.enabled_actions,
+                },
+            );
             let creds = oauth::client_credentials(
                 state.runtime.services(),
                 &state.keyring,
@@ -144,9 +175,14 @@ async fn connect(
             .await
             .map_err(|e| ApiError::Conflict(e.to_string()))?;
             let redirect = callback_url(&state, slug.as_deref(), &provider);
-            let (url, csrf, verifier) =
-                oauth::authorize(state.runtime.services(), &plugin.manifest, creds, &redirect)
-                    .map_err(|e| ApiError::Conflict(e.to_string()))?;
+            let (url, csrf, verifier) = oauth::authorize(
+                state.runtime.services(),
+                &plugin.manifest,
+                creds,
+                &redirect,
+                &scopes,
+            )
+            .map_err(|e| ApiError::Conflict(e.to_string()))?;
             let (owner_kind, owner_id) = match &owner {
                 Owner::User(id) => ("user", id.clone()),
                 Owner::Org(id) => ("org", id.clone()),
@@ -162,6 +198,8 @@ async fn connect(
                 user_id: caller.0.id.clone(),
                 verifier: sealed,
                 config,
+                storage_strategy: strategy,
+                scopes,
                 expires_at: now_ms() + STATE_TTL_MS,
             };
             state.db().insert_oauth_state(&hash, &record).await?;
@@ -204,7 +242,16 @@ async fn connect(
                 }
                 _ => None,
             };
-            let row = finish(&state, &owner, &provider, &caller.0.id, config, credential).await?;
+            let row = finish(
+                &state,
+                &owner,
+                &provider,
+                &caller.0.id,
+                config,
+                &strategy,
+                credential,
+            )
+            .await?;
             Ok((StatusCode::CREATED, Json(view(&row))).into_response())
         }
     }
@@ -328,6 +375,7 @@ async fn callback_inner(
         &redirect,
         &code,
         &String::from_utf8_lossy(&verifier),
+        &pending.scopes,
     )
     .await
     .map_err(|e| ("token_exchange_failed", e.to_string()))?;
@@ -336,18 +384,14 @@ async fn callback_inner(
     } else {
         Owner::User(pending.owner_id.clone())
     };
-    let config = state
-        .db()
-        .registry_entry(provider)
-        .await
-        .map_err(internal)?
-        .default_config;
+    // The registry's defaults with the user's settings over them, as checked at connect.
     finish(
         state,
         &owner,
         provider,
         &pending.user_id,
-        config,
+        pending.config.clone(),
+        &pending.storage_strategy,
         Some((Kind::Oauth2, tokens, None)),
     )
     .await

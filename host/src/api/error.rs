@@ -20,6 +20,9 @@ pub enum ApiError {
     /// Authenticated, but not allowed.
     #[error("{0}")]
     Forbidden(String),
+    /// The provider declares the action, but an admin has not enabled it.
+    #[error("{0}")]
+    ActionDisabled(String),
     /// Nothing here (or nothing the caller may see).
     #[error("{0}")]
     NotFound(String),
@@ -53,6 +56,7 @@ impl ApiError {
             ApiError::Unauthorized => "unauthorized",
             ApiError::InvalidSignature => "invalid_signature",
             ApiError::Forbidden(_) => "forbidden",
+            ApiError::ActionDisabled(_) => "action_disabled",
             ApiError::NotFound(_) => "not_found",
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Conflict(_) => "conflict",
@@ -70,7 +74,7 @@ impl ApiError {
         use crate::model::PluginError as P;
         match self {
             ApiError::Unauthorized | ApiError::InvalidSignature => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::ActionDisabled(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Conflict(_) => StatusCode::CONFLICT,

@@ -44,6 +44,16 @@ pub fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> R
         .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
 }
 
+/// Check a storage strategy's name.
+pub fn check_strategy(strategy: &str) -> Result<(), ApiError> {
+    if !STRATEGIES.contains(&strategy) {
+        return Err(ApiError::BadRequest(format!(
+            "storage_strategy must be one of {STRATEGIES:?}"
+        )));
+    }
+    Ok(())
+}
+
 /// Check config keys and values against the manifest's fields.
 pub fn check_config(
     state: &AppState,
@@ -181,11 +191,7 @@ async fn configure(
     let config = body.config.unwrap_or(i.config.clone());
     check_config(&state, &provider, &config)?;
     let strategy = body.storage_strategy.unwrap_or(i.storage_strategy.clone());
-    if !STRATEGIES.contains(&strategy.as_str()) {
-        return Err(ApiError::BadRequest(format!(
-            "storage_strategy must be one of {STRATEGIES:?}"
-        )));
-    }
+    check_strategy(&strategy)?;
     let frequency = body.sync_frequency.unwrap_or(i.sync_frequency.clone());
     if !FREQUENCIES.contains(&frequency.as_str()) {
         return Err(ApiError::BadRequest(format!(

@@ -149,6 +149,9 @@ pub struct RegistryEntry {
     pub allowed_plans: Vec<String>,
     /// Config every new integration starts from.
     pub default_config: Map<String, Value>,
+    /// Declared actions users may run (none until an admin enables one).
+    #[serde(default)]
+    pub enabled_actions: Vec<String>,
 }
 
 impl RegistryEntry {
@@ -159,6 +162,7 @@ impl RegistryEntry {
             enabled: true,
             allowed_plans: vec![],
             default_config: Map::new(),
+            enabled_actions: vec![],
         }
     }
 
@@ -349,7 +353,7 @@ impl Db {
 
     /// The registry entry of a provider (defaults when an admin never set one).
     pub async fn registry_entry(&self, provider: &str) -> anyhow::Result<RegistryEntry> {
-        let row = sqlx::query("SELECT enabled, allowed_plans, default_config FROM integration_registry WHERE provider = $1")
+        let row = sqlx::query("SELECT enabled, allowed_plans, default_config, enabled_actions FROM integration_registry WHERE provider = $1")
             .bind(provider)
             .fetch_optional(self.pool())
             .await?;
@@ -360,6 +364,7 @@ impl Db {
                 enabled: r.get::<i64, _>(0) != 0,
                 allowed_plans: serde_json::from_str(&r.get::<String, _>(1))?,
                 default_config: serde_json::from_str(&r.get::<String, _>(2))?,
+                enabled_actions: serde_json::from_str(&r.get::<String, _>(3))?,
             },
         })
     }
@@ -367,15 +372,17 @@ impl Db {
     /// Save a registry entry.
     pub async fn put_registry_entry(&self, e: &RegistryEntry) -> anyhow::Result<()> {
         sqlx::query(
-            "INSERT INTO integration_registry (provider, enabled, allowed_plans, default_config, updated_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (provider) DO UPDATE SET enabled = excluded.enabled, \
-             allowed_plans = excluded.allowed_plans, default_config = excluded.default_config, updated_at = excluded.updated_at",
+            "INSERT INTO integration_registry (provider, enabled, allowed_plans, default_config, updated_at, enabled_actions) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (provider) DO UPDATE SET enabled = excluded.enabled, \
+             allowed_plans = excluded.allowed_plans, default_config = excluded.default_config, updated_at = excluded.updated_at, \
+             enabled_actions = excluded.enabled_actions",
         )
         .bind(&e.provider)
         .bind(e.enabled as i64)
         .bind(serde_json::to_string(&e.allowed_plans)?)
         .bind(Value::Object(e.default_config.clone()).to_string())
         .bind(now_ms())
+        .bind(serde_json::to_string(&e.enabled_actions)?)
         .execute(self.pool())
         .await?;
         Ok(())

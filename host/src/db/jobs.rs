@@ -15,9 +15,9 @@ pub struct SyncJob {
     pub integration_id: String,
     /// Provider.
     pub provider: String,
-    /// `full`, `incremental` or `webhook`.
+    /// `full`, `incremental`, `resource`, or `action` (a recorded action run).
     pub mode: String,
-    /// `manual`, `schedule` or `webhook`.
+    /// `manual`, `schedule`, `webhook`, `connect` or `api` (an action).
     pub trigger: String,
     /// `PENDING`, `RUNNING`, `COMPLETED`, `FAILED`, `CANCELLED`.
     pub status: String,
@@ -108,6 +108,36 @@ pub struct Stats {
 }
 
 impl Db {
+    /// Record a run of a plugin action in the job log (mode `action`, trigger `api`):
+    /// which action, who asked, how it ended. Born finished, so no worker claims it.
+    pub async fn record_action(
+        &self,
+        integration_id: &str,
+        provider: &str,
+        action: &str,
+        user_id: &str,
+        error: Option<&str>,
+    ) -> anyhow::Result<String> {
+        let id = super::ordered_id();
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO sync_jobs (id, integration_id, provider, mode, trigger, status, created_at, started_at, \
+             completed_at, priority, run_at, external_id, error_message, error_details) \
+             VALUES ($1, $2, $3, 'action', 'api', $4, $5, $5, $5, 0, $5, $6, $7, $8)",
+        )
+        .bind(&id)
+        .bind(integration_id)
+        .bind(provider)
+        .bind(if error.is_some() { "FAILED" } else { "COMPLETED" })
+        .bind(now)
+        .bind(action)
+        .bind(error)
+        .bind(serde_json::json!({ "user_id": user_id }).to_string())
+        .execute(self.pool())
+        .await?;
+        Ok(id)
+    }
+
     /// Queue a sync job unless one is already pending or running for the integration
     /// (then a more urgent trigger moves that one up). Returns the job and whether it is
     /// new. Priority by trigger: webhook 1, manual 2 (ahead of scheduled), schedule 5.

@@ -36,6 +36,10 @@ pub struct OauthState {
     pub verifier: Sealed,
     /// Settings given when connecting, applied once connected.
     pub config: serde_json::Map<String, serde_json::Value>,
+    /// `FULL_CONTENT` or `METADATA_ONLY`, applied once connected.
+    pub storage_strategy: String,
+    /// The scopes requested.
+    pub scopes: Vec<String>,
     /// Expiry, ms.
     pub expires_at: i64,
 }
@@ -201,8 +205,8 @@ impl Db {
     /// Record a pending authorization under the hash of its state.
     pub async fn insert_oauth_state(&self, state_hash: &str, s: &OauthState) -> anyhow::Result<()> {
         sqlx::query(
-            "INSERT INTO oauth_states (state_hash, provider, owner_kind, owner_id, user_id, key_id, sealed_verifier, config, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO oauth_states (state_hash, provider, owner_kind, owner_id, user_id, key_id, sealed_verifier, config, expires_at, \
+             storage_strategy, scopes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(state_hash)
         .bind(&s.provider)
@@ -213,6 +217,8 @@ impl Db {
         .bind(s.verifier.bytes.clone())
         .bind(serde_json::Value::Object(s.config.clone()).to_string())
         .bind(s.expires_at)
+        .bind(&s.storage_strategy)
+        .bind(serde_json::to_string(&s.scopes)?)
         .execute(self.pool())
         .await?;
         Ok(())
@@ -231,7 +237,8 @@ impl Db {
             return Ok(None);
         }
         let r = sqlx::query(
-            "SELECT provider, owner_kind, owner_id, user_id, key_id, sealed_verifier, expires_at, config FROM oauth_states WHERE state_hash = $1",
+            "SELECT provider, owner_kind, owner_id, user_id, key_id, sealed_verifier, expires_at, config, storage_strategy, scopes \
+             FROM oauth_states WHERE state_hash = $1",
         )
         .bind(state_hash)
         .fetch_one(self.pool())
@@ -247,6 +254,8 @@ impl Db {
             },
             expires_at: r.get(6),
             config: serde_json::from_str(&r.get::<String, _>(7))?,
+            storage_strategy: r.get(8),
+            scopes: serde_json::from_str(&r.get::<String, _>(9))?,
         }))
     }
 

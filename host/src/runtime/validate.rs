@@ -85,7 +85,12 @@ pub fn manifest(m: &Manifest) -> Result<(), String> {
             ));
         }
     }
-    actions(&m.actions)
+    actions(&m.actions)?;
+    if let crate::model::Auth::Oauth2(o) = &m.auth {
+        let names: Vec<&str> = m.actions.iter().map(|a| a.name.as_str()).collect();
+        crate::scopes::validate(&o.scopes, &names)?;
+    }
+    Ok(())
 }
 
 /// Validate an account.

@@ -53,6 +53,22 @@ async fn works_when_an_action_runs_only_on_an_explicit_valid_call() {
     assert_eq!(plugin("legacy")["actions"], json!([]));
 
     let path = "/api/integrations/paged/actions/create_item";
+    let valid = json!({"title": "Minutes", "body": "We agreed to ship on Friday."});
+    // Off until an admin enables it.
+    let (code, body) = call(&s.base, &key, path, Some(valid.clone())).await;
+    assert_eq!(
+        (code, body["error"]["code"].as_str()),
+        (403, Some("action_disabled")),
+        "{body}"
+    );
+    let on = reqwest::Client::new()
+        .put(format!("{}/api/admin/integrations/registry/paged", s.base))
+        .bearer_auth(&admin)
+        .json(&json!({"enabled_actions": ["create_item"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(on.status(), 200);
     // Input that does not match the schema never reaches the plugin.
     for bad in [
         json!({"title": "t"}),
@@ -85,7 +101,6 @@ async fn works_when_an_action_runs_only_on_an_explicit_valid_call() {
     )
     .await;
     assert_eq!(code, 404);
-    let valid = json!({"title": "Minutes", "body": "We agreed to ship on Friday."});
     let (code, _) = call(&s.base, &other, path, Some(valid.clone())).await;
     assert_eq!(code, 404);
     assert!(api.lock().unwrap().created.is_empty());
@@ -94,8 +109,22 @@ async fn works_when_an_action_runs_only_on_an_explicit_valid_call() {
     let (code, body) = call(&s.base, &key, path, Some(valid.clone())).await;
     assert_eq!(code, 200, "{body}");
     assert_eq!(
-        body,
-        json!({"action": "create_item", "result": {"id": "new-1"}})
+        (&body["action"], &body["result"]),
+        (&json!("create_item"), &json!({"id": "new-1"}))
+    );
+    // Recorded in the job log, born finished: no worker claims it.
+    let job = db
+        .sync_job(body["job_id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            job.mode.as_str(),
+            job.status.as_str(),
+            job.external_id.as_deref()
+        ),
+        ("action", "COMPLETED", Some("create_item"))
     );
     assert_eq!(api.lock().unwrap().created, [valid]);
 
