@@ -9,6 +9,8 @@ mod calendar_fake;
 mod common;
 #[path = "../tests/providers/drive_fake.rs"]
 mod drive_fake;
+#[path = "../tests/providers/gmail_fake.rs"]
+mod gmail_fake;
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -59,6 +61,7 @@ fn drive() -> drive_fake::Drive {
             version: 1,
             modified: "2024-05-01T10:00:00.000Z".into(),
             body: body.into_bytes(),
+            size: None,
         });
     }
     d
@@ -79,10 +82,50 @@ fn calendar() -> calendar_fake::Calendar {
     c
 }
 
+fn mailbox() -> gmail_fake::Mailbox {
+    let mut m = gmail_fake::Mailbox {
+        email: "bench@example.com".into(),
+        access_token: TOKEN.into(),
+        history_id: 1_000,
+        ..Default::default()
+    };
+    let start = 1_767_225_600_000i64;
+    for i in 0..FILES as i64 {
+        let at = start + i * 60_000;
+        let from = format!("Sender {} <s{}@example.com>", i % 37, i % 37);
+        let subject = format!("Report {i} on the delta works");
+        let payload = match i % 3 {
+            0 => gmail_fake::plain(
+                &from,
+                &subject,
+                at,
+                &format!("Figures for region {}.", i % 11),
+            ),
+            1 => gmail_fake::alternative(&from, &subject, at, "Text part", "<p>HTML part</p>"),
+            _ => gmail_fake::with_attachment(&from, &subject, at, "See attached.", "report.pdf"),
+        };
+        m.add(gmail_fake::Msg {
+            id: format!("19d{at:013x}"),
+            thread: format!("19d{at:013x}"),
+            at,
+            labels: vec!["INBOX".into()],
+            from,
+            subject,
+            history: 0,
+            payload,
+        });
+    }
+    m
+}
+
 /// A full sync of `provider` against the fake API at `addr`: items/s.
 async fn full_sync(provider: &str, addr: std::net::SocketAddr) -> f64 {
     let s = common::serve_host(None, &[provider], true).await;
-    let settings = common::base_override("https://www.googleapis.com", addr);
+    let mut settings = common::base_override("https://www.googleapis.com", addr);
+    settings.base_urls.insert(
+        "https://gmail.googleapis.com".into(),
+        format!("http://{addr}"),
+    );
     s.state
         .runtime
         .services()
@@ -141,4 +184,16 @@ fn main() {
             .collect(),
     );
     println!("| gcalendar | {FILES} | {cal:.0} |");
+    let mail = median(
+        (0..3)
+            .map(|_| {
+                rt.block_on(async {
+                    let addr =
+                        common::serve(gmail_fake::router(Arc::new(Mutex::new(mailbox())))).await;
+                    full_sync("gmail", addr).await
+                })
+            })
+            .collect(),
+    );
+    println!("| gmail | {FILES} | {mail:.0} |");
 }

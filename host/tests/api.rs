@@ -22,7 +22,7 @@ fn client() -> reqwest::Client {
 }
 
 /// The first-party plugins the binary installs on first start.
-const BUNDLED: &[&str] = &["gcalendar", "gdrive", "substack"];
+const BUNDLED: &[&str] = &["gcalendar", "gdrive", "gmail", "substack"];
 
 async fn json(resp: reqwest::Response) -> Value {
     resp.json().await.unwrap()

@@ -29,6 +29,7 @@ pub fn component(name: &str) -> PathBuf {
         "substack" => env!("TRIBUTARY_PLUGIN_SUBSTACK"),
         "gdrive" => env!("TRIBUTARY_PLUGIN_GDRIVE"),
         "gcalendar" => env!("TRIBUTARY_PLUGIN_GCALENDAR"),
+        "gmail" => env!("TRIBUTARY_PLUGIN_GMAIL"),
         other => panic!("unknown component {other}"),
     };
     PathBuf::from(path)
@@ -379,6 +380,15 @@ pub async fn oauth_integration(
         .await
         .unwrap();
     row
+}
+
+/// Run every due job on `engine`; how each ended.
+pub async fn run_due(engine: &tributary::sync::SyncEngine) -> Vec<tributary::sync::Outcome> {
+    let mut outcomes = Vec::new();
+    while let Some((_, o)) = engine.run_once().await.unwrap() {
+        outcomes.push(o);
+    }
+    outcomes
 }
 
 /// Queue a `mode` walk of `row` and run due jobs on `engine` until it ends; the job as

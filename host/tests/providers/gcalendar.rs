@@ -300,3 +300,36 @@ async fn works_when_calendar_syncs_into_search_and_resyncs_after_410() {
     assert_eq!(held_now.len(), 519);
     assert!(!held_now.contains(&"evp0010@primary".to_string()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn works_when_metadata_only_events_are_found_without_keeping_text() {
+    let cal = Arc::new(Mutex::new(fixture()));
+    let addr = serve(calendar_fake::router(cal.clone())).await;
+    let s = serve_host(None, &["gcalendar"], true).await;
+    let settings = base_override("https://www.googleapis.com", addr);
+    s.state
+        .runtime
+        .services()
+        .set_settings("gcalendar", settings)
+        .await
+        .unwrap();
+    let db = s.state.db();
+    let (user, key) = user_with_key(db, "ada@t.test", false).await;
+    let row = oauth_integration(&s, &user, "gcalendar", &Map::new(), TOKEN).await;
+    db.update_integration_settings(&row.id, &row.config, "METADATA_ONLY", &row.sync_frequency)
+        .await
+        .unwrap();
+    let engine = SyncEngine::new(
+        s.state.runtime.clone(),
+        s.state.ingest.clone(),
+        EngineConfig::default(),
+    );
+    let (job, outcome) = sync_once(&engine, db, &row, "full").await;
+    assert_eq!(outcome, Outcome::Completed, "{job:?}");
+    let found = search(&s.base, &key, "Grace Hopper").await;
+    assert_eq!(
+        found["results"][0]["external_id"], "series01@primary",
+        "{found}"
+    );
+    assert_eq!(found["results"][0]["snippet"], "", "no text kept: {found}");
+}

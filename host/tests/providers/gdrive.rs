@@ -24,6 +24,7 @@ fn f(id: &str, name: &str, mime: &str, parent: &str, body: &str) -> FakeFile {
         version: 1,
         modified: "2024-05-01T10:00:00.000Z".into(),
         body: body.as_bytes().to_vec(),
+        size: None,
     }
 }
 

@@ -126,5 +126,6 @@ fn drive_fake_file(id: &str, text: &str) -> drive_fake::FakeFile {
         version: 1,
         modified: "2024-06-01T10:00:00.000Z".into(),
         body: text.as_bytes().to_vec(),
+        size: None,
     }
 }

@@ -11,3 +11,7 @@ mod gcalendar;
 mod gdrive;
 mod gdrive_connect;
 mod gdrive_sync;
+mod gmail;
+mod gmail_connect;
+mod gmail_fake;
+mod google_oauth;

@@ -32,14 +32,60 @@ fn millis(t: &Option<String>) -> Option<i64> {
     t.as_deref().and_then(time::parse_millis)
 }
 
+/// What the connection may read: a METADATA_ONLY integration is granted only
+/// `drive.metadata.readonly`, which cannot export or download.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// `drive.readonly`: contents too.
+    Content,
+    /// `drive.metadata.readonly`: names, types, owners, dates.
+    Metadata,
+}
+
+impl Access {
+    /// The granted scopes decide: without `drive.readonly` (or `drive`) only metadata.
+    /// A credential that lists no scopes is taken at its word for nothing and tried.
+    pub fn granted() -> Result<Access, Error> {
+        let full = [
+            tributary_google::scope("drive.readonly"),
+            tributary_google::scope("drive"),
+        ];
+        let info = tributary_sdk::tokens::info()?;
+        let content =
+            info.is_none_or(|i| i.scopes.is_empty() || i.scopes.iter().any(|s| full.contains(s)));
+        Ok(if content {
+            Access::Content
+        } else {
+            Access::Metadata
+        })
+    }
+}
+
+/// What a file is, as text, when its contents cannot be read.
+fn described(file: &File, version: &str) -> String {
+    let mut lines = vec![file.name.clone(), format!("Type: {}", file.mime_type)];
+    if let Some(o) = file.owners.first() {
+        lines.push(format!("Owner: {}", o.display_name));
+    }
+    if let Some(t) = &file.modified_time {
+        lines.push(format!("Modified: {t}"));
+    }
+    lines.push(format!("Version: {version}"));
+    lines.join("\n")
+}
+
 /// The content of a file (None for folders).
-pub fn content(config: &Config, file: &File) -> Option<Content> {
+pub fn content(config: &Config, file: &File, access: Access) -> Option<Content> {
     if file.mime_type == FOLDER {
         return None;
     }
     let version = version(file).unwrap_or_default();
     let all_drives = config.get("shared_drives") == Some("true");
-    let mut c = if let Some(export) = export_type(&file.mime_type) {
+    let mut c = if access == Access::Metadata {
+        let mut c = Content::text(&file.id, "file", &file.name, &described(file, &version));
+        c.mime_type = "text/plain".into();
+        c
+    } else if let Some(export) = export_type(&file.mime_type) {
         let href = url::build(API, &["files", &file.id, "export"], &[("mimeType", export)]);
         // Exports have no size until made; Drive refuses those over 10 MB.
         Content::download(
@@ -86,8 +132,8 @@ pub fn content(config: &Config, file: &File) -> Option<Content> {
 /// A listed file as a resource for the host to fetch when its version changed: content
 /// inline would make the host download every file on every walk, changed or not. The
 /// version is the content hash (title, type and Drive's version).
-pub fn resource(config: &Config, file: &File) -> Option<Resource> {
-    let content = content(config, file)?;
+pub fn resource(config: &Config, file: &File, access: Access) -> Option<Resource> {
+    let content = content(config, file, access)?;
     let mut r = Resource::reference(
         &file.id,
         &content.kind,

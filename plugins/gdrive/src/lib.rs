@@ -16,7 +16,7 @@ use tributary_sdk::FieldKind;
 use tributary_sdk::prelude::*;
 
 pub use api::{API, File};
-pub use convert::resource;
+pub use convert::{Access, resource};
 
 /// The provider. An instance lives for one job.
 #[derive(Default)]
@@ -55,7 +55,14 @@ pub(crate) fn start_page_token(config: &Config) -> Result<String, Error> {
 
 impl Provider for Gdrive {
     fn manifest() -> Manifest {
+        let read = format!("full-content {}", tributary_google::scope("drive.readonly"));
+        let meta = format!(
+            "metadata-only {}",
+            tributary_google::scope("drive.metadata.readonly")
+        );
+        let oauth = tributary_google::oauth2(&[read.as_str(), meta.as_str()]);
         tributary_google::manifest("gdrive", "Google Drive", "drive.readonly")
+            .auth(Auth::Oauth2(oauth), Injection::Bearer)
             .description("Files in Google Drive: Docs, Sheets and Slides as text, PDFs and Office files extracted")
             .category(Category::Storage)
             .version(env!("CARGO_PKG_VERSION"))
@@ -84,12 +91,13 @@ impl Provider for Gdrive {
 
     fn list(&mut self, config: &Config, req: ListRequest) -> Result<Page, Error> {
         self.listed.clear();
-        walk::page(config, req, &mut self.listed)
+        walk::page(config, req, &mut self.listed, Access::granted()?)
     }
 
     fn fetch(&mut self, config: &Config, id: &str) -> Result<Content, Error> {
+        let access = Access::granted()?;
         if let Some(file) = self.listed.get(id) {
-            return convert::content(config, file)
+            return convert::content(config, file, access)
                 .ok_or_else(|| Error::not_found(format!("{id} is a folder")));
         }
         let mut q = vec![("fields", api::FILE_FIELDS)];
@@ -103,7 +111,8 @@ impl Provider for Gdrive {
         if file.trashed {
             return Err(Error::not_found(format!("file {id} is in the trash")));
         }
-        convert::content(config, &file).ok_or_else(|| Error::not_found(format!("{id} is a folder")))
+        convert::content(config, &file, access)
+            .ok_or_else(|| Error::not_found(format!("{id} is a folder")))
     }
 
     fn webhook(&mut self, _config: &Config, req: WebhookRequest) -> Result<WebhookOutcome, Error> {

@@ -11,6 +11,7 @@ use tributary_sdk::prelude::*;
 use tributary_sdk::url;
 
 use crate::api::{self, API, FOLDER};
+use crate::convert::Access;
 use crate::{convert, drives_params, start_page_token};
 
 /// Drive's largest page.
@@ -50,11 +51,12 @@ pub fn page(
     config: &Config,
     req: ListRequest,
     listed: &mut HashMap<String, api::File>,
+    access: Access,
 ) -> Result<Page, Error> {
     let size = req.page_size.clamp(1, MAX_PAGE).to_string();
     let cursor = Cursor::parse(req.cursor.as_deref())?;
     match req.mode {
-        ListMode::Full => full(config, cursor, &size, listed),
+        ListMode::Full => full(config, cursor, &size, listed, access),
         ListMode::Incremental => {
             let token = match cursor {
                 Some(c) => c.token,
@@ -63,7 +65,7 @@ pub fn page(
             let token = token.ok_or_else(|| {
                 Error::not_found("no changes token from an earlier walk: a full walk is needed")
             })?;
-            changes(config, &token, &size, listed)
+            changes(config, &token, &size, listed, access)
         }
     }
 }
@@ -77,6 +79,7 @@ fn full(
     cursor: Option<Cursor>,
     size: &str,
     listed: &mut HashMap<String, api::File>,
+    access: Access,
 ) -> Result<Page, Error> {
     let folder = config.get("folder_id");
     let mut cursor = match cursor {
@@ -120,7 +123,7 @@ fn full(
     for file in &list.files {
         if file.mime_type == FOLDER {
             found.push(file.id.clone());
-        } else if let Some(r) = convert::resource(config, file) {
+        } else if let Some(r) = convert::resource(config, file, access) {
             resources.push(r);
             listed.insert(file.id.clone(), file.clone());
         }
@@ -153,6 +156,7 @@ fn changes(
     token: &str,
     size: &str,
     listed: &mut HashMap<String, api::File>,
+    access: Access,
 ) -> Result<Page, Error> {
     let fields = format!(
         "nextPageToken,newStartPageToken,changes(changeType,removed,fileId,file({}))",
@@ -208,7 +212,7 @@ fn changes(
         }
         match inside {
             true => {
-                resources.extend(convert::resource(config, &file));
+                resources.extend(convert::resource(config, &file, access));
                 listed.insert(file.id.clone(), file);
             }
             // Moved out of the folder's tree (or never in it): not ours to hold.
