@@ -163,6 +163,58 @@ pub fn app(state: AppState) -> Router {
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         // Plugin uploads read their (larger) body themselves, capped at MAX_PLUGIN_UPLOAD.
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
+}
+
+/// The span of one request: method and path, never the query, which carries secrets on
+/// some routes (the Gmail push token, OAuth callback codes).
+fn request_span<B>(req: &axum::http::Request<B>) -> tracing::Span {
+    tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tracing::field::{Field, Visit};
+    use tracing_subscriber::layer::{Context, SubscriberExt};
+
+    struct Fields(Arc<Mutex<String>>);
+
+    impl Visit for Fields {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            let mut all = self.0.lock().unwrap();
+            all.push_str(&format!("{}={value:?} ", field.name()));
+        }
+    }
+
+    struct Capture(Arc<Mutex<String>>);
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
+        fn on_new_span(
+            &self,
+            attrs: &tracing::span::Attributes<'_>,
+            _: &tracing::span::Id,
+            _: Context<'_, S>,
+        ) {
+            attrs.record(&mut Fields(self.0.clone()));
+        }
+    }
+
+    #[test]
+    fn works_when_request_spans_leave_the_query_out() {
+        let seen = Arc::new(Mutex::new(String::new()));
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_subscriber::filter::LevelFilter::TRACE)
+            .with(Capture(seen.clone()));
+        let req =
+            axum::http::Request::post("/api/webhooks/integrations/gmail?token=9f1c2e7a55d04b")
+                .body(())
+                .unwrap();
+        tracing::subscriber::with_default(subscriber, || drop(super::request_span(&req)));
+        let seen = seen.lock().unwrap().clone();
+        assert!(seen.contains("/api/webhooks/integrations/gmail"), "{seen}");
+        assert!(!seen.contains("9f1c2e7a55d04b"), "{seen}");
+    }
 }

@@ -31,7 +31,7 @@ fn ev(id: &str, summary: &str, extra: Value) -> Value {
 /// 520 live events: 400 in the primary calendar (a weekly series with two exceptions,
 /// meetings with attendees and places, all-day events), 120 in a team calendar; and 6
 /// cancelled ones, which a full listing leaves out.
-fn fixture() -> Calendar {
+pub fn fixture() -> Calendar {
     let mut c = Calendar {
         access_token: TOKEN.into(),
         ..Default::default()

@@ -42,7 +42,7 @@ async fn works_when_a_user_connects_drive_gets_pushed_changes_and_a_refreshed_to
     let (ada, key) = user_with_key(&db, "ada@t.test", false).await;
     let http = google_oauth::client();
     let apis = ["https://www.googleapis.com"];
-    google_oauth::configure(&http, &s.base, &root, "gdrive", &fake, &apis).await;
+    google_oauth::configure(&http, &s.base, &root, "gdrive", (&fake, &fake), &apis).await;
     let to = google_oauth::connect(&http, &s.base, &key, "gdrive", &fake, json!({})).await;
     assert!(to.contains("status=connected"), "{to}");
     assert_eq!(oauth.lock().unwrap().asked, vec![SCOPE.to_string()]);
@@ -185,7 +185,7 @@ async fn works_when_metadata_only_asks_for_the_metadata_scope_and_reads_no_conte
     let (ada, key) = user_with_key(&db, "ada@t.test", false).await;
     let http = google_oauth::client();
     let apis = ["https://www.googleapis.com"];
-    google_oauth::configure(&http, &s.base, &root, "gdrive", &fake, &apis).await;
+    google_oauth::configure(&http, &s.base, &root, "gdrive", (&fake, &fake), &apis).await;
     let body = json!({"storage_strategy": "METADATA_ONLY"});
     let to = google_oauth::connect(&http, &s.base, &key, "gdrive", &fake, body).await;
     assert!(to.contains("status=connected"), "{to}");

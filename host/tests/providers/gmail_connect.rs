@@ -54,7 +54,15 @@ async fn world() -> World {
         root,
     };
     let apis = ["https://gmail.googleapis.com", "https://www.googleapis.com"];
-    google_oauth::configure(&w.http, &w.s.base, &w.root, "gmail", &w.fake, &apis).await;
+    google_oauth::configure(
+        &w.http,
+        &w.s.base,
+        &w.root,
+        "gmail",
+        (&w.fake, &w.fake),
+        &apis,
+    )
+    .await;
     w.s.state
         .runtime
         .services()

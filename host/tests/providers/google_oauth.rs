@@ -145,25 +145,25 @@ pub fn client() -> reqwest::Client {
         .unwrap()
 }
 
-/// As a platform admin: point `provider`'s Google origins (and OAuth) at `fake`, and set
-/// the OAuth client.
+/// As a platform admin: point `provider`'s OAuth at `oauth` and its API origins at `api`
+/// (one address may serve both), and set the OAuth client.
 pub async fn configure(
     http: &reqwest::Client,
     base: &str,
     root: &str,
     provider: &str,
-    fake: &str,
+    (oauth, api): (&str, &str),
     apis: &[&str],
 ) {
     let mut urls = serde_json::Map::new();
     for origin in [
         "https://accounts.google.com",
         "https://oauth2.googleapis.com",
-    ]
-    .iter()
-    .chain(apis)
-    {
-        urls.insert(origin.to_string(), json!(fake));
+    ] {
+        urls.insert(origin.to_string(), json!(oauth));
+    }
+    for origin in apis {
+        urls.insert(origin.to_string(), json!(api));
     }
     let admin = |path: &str, body: serde_json::Value| {
         http.put(format!("{base}/api/admin/providers/{provider}/{path}"))

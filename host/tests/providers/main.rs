@@ -14,4 +14,5 @@ mod gdrive_sync;
 mod gmail;
 mod gmail_connect;
 mod gmail_fake;
+mod google_all;
 mod google_oauth;
