@@ -254,8 +254,8 @@ async fn works_when_each_calendar_gets_a_channel_and_all_stop() {
     assert_eq!(stopped[1]["id"], channels[1]["request"]["id"]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn works_when_calendar_syncs_into_search_and_resyncs_after_410() {
+/// The fake Calendar and a whole host whose Calendar calls reach it.
+async fn served() -> (Arc<Mutex<Calendar>>, Served) {
     let cal = Arc::new(Mutex::new(fixture()));
     let addr = serve(calendar_fake::router(cal.clone())).await;
     let s = serve_host(None, &["gcalendar"], true).await;
@@ -266,6 +266,12 @@ async fn works_when_calendar_syncs_into_search_and_resyncs_after_410() {
         .set_settings("gcalendar", settings)
         .await
         .unwrap();
+    (cal, s)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn works_when_calendar_syncs_into_search_and_resyncs_after_410() {
+    let (cal, s) = served().await;
     let db = s.state.db();
     let (user, key) = user_with_key(db, "ada@t.test", false).await;
     let mut config = Map::new();
@@ -303,16 +309,7 @@ async fn works_when_calendar_syncs_into_search_and_resyncs_after_410() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn works_when_metadata_only_events_are_found_without_keeping_text() {
-    let cal = Arc::new(Mutex::new(fixture()));
-    let addr = serve(calendar_fake::router(cal.clone())).await;
-    let s = serve_host(None, &["gcalendar"], true).await;
-    let settings = base_override("https://www.googleapis.com", addr);
-    s.state
-        .runtime
-        .services()
-        .set_settings("gcalendar", settings)
-        .await
-        .unwrap();
+    let (_cal, s) = served().await;
     let db = s.state.db();
     let (user, key) = user_with_key(db, "ada@t.test", false).await;
     let row = oauth_integration(&s, &user, "gcalendar", &Map::new(), TOKEN).await;
