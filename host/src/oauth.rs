@@ -356,9 +356,12 @@ fn reshape(
             .into_bytes();
         return oauth2::HttpResponse::from_parts(parts, body);
     }
+    // The pointer names where an authorization-code answer keeps the token; a refresh
+    // answer may keep it at the root instead (Slack rotates user tokens so, with only
+    // `{"id"}` left under `authed_user`): the object that holds `access_token` wins.
     let mut token = match pointer {
         Some(p) => match serde_json::Value::Object(root.clone()).pointer(p) {
-            Some(serde_json::Value::Object(o)) => o.clone(),
+            Some(serde_json::Value::Object(o)) if o.contains_key("access_token") => o.clone(),
             _ => root,
         },
         None => root,
@@ -403,6 +406,23 @@ mod tests {
         let v = json(&r);
         assert_eq!(v["access_token"], "xoxp-user");
         assert_eq!(v["scope"], "channels:history users:read");
+    }
+
+    #[test]
+    fn works_when_a_rotated_slack_user_token_comes_back_at_the_root() {
+        let r = reshape(
+            answer(
+                200,
+                serde_json::json!({"ok": true, "access_token": "xoxe.xoxp-2", "token_type": "user",
+                "refresh_token": "xoxe-1-next", "expires_in": 43200, "authed_user": {"id": "U1"}}),
+            ),
+            Some("/authed_user"),
+            Some(","),
+        );
+        let v = json(&r);
+        assert_eq!(v["access_token"], "xoxe.xoxp-2");
+        assert_eq!(v["refresh_token"], "xoxe-1-next");
+        assert_eq!(v["expires_in"], 43200);
     }
 
     #[test]

@@ -82,6 +82,43 @@ pub struct ProviderSettings {
     /// `oauth::approved_endpoints`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oauth_endpoints: Option<OauthEndpoints>,
+    /// The admin's own request budget for the provider, in place of the manifest's: an
+    /// app with other limits than the published default (Slack's non-Marketplace apps
+    /// get 1 history request a minute; an enterprise plan may allow more).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limits: Option<RateLimitOverride>,
+}
+
+/// A request budget an admin set for a provider (see [`ProviderSettings::rate_limits`]).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RateLimitOverride {
+    /// Requests per minute (at least 1).
+    pub requests_per_minute: u32,
+    /// Requests per day, when the provider counts them.
+    #[serde(default)]
+    pub requests_per_day: Option<u32>,
+    /// Requests in flight at once (1 to 64).
+    pub concurrency: u32,
+}
+
+impl RateLimitOverride {
+    /// Why the override cannot be used, if it cannot.
+    ///
+    /// ```
+    /// use tributary::services::RateLimitOverride;
+    /// let ok = RateLimitOverride { requests_per_minute: 1, requests_per_day: None, concurrency: 1 };
+    /// assert!(ok.check().is_ok());
+    /// assert!(RateLimitOverride { concurrency: 0, ..ok }.check().is_err());
+    /// ```
+    pub fn check(&self) -> Result<(), String> {
+        if self.requests_per_minute == 0 || self.requests_per_day == Some(0) {
+            return Err("rate limits must allow at least one request".into());
+        }
+        if !(1..=64).contains(&self.concurrency) {
+            return Err("concurrency must be between 1 and 64".into());
+        }
+        Ok(())
+    }
 }
 
 /// OAuth endpoints as approved by an admin.
@@ -155,9 +192,13 @@ impl Services {
     }
 
     /// The request budget of a provider (rebuilt when a new plugin version changes it).
+    /// An admin's [`RateLimitOverride`] takes the manifest's place.
     pub fn gate(&self, manifest: &crate::model::Manifest) -> Arc<crate::budget::ProviderGate> {
         let rl = &manifest.rate_limits;
-        let limits = (rl.requests_per_minute, rl.requests_per_day, rl.concurrency);
+        let limits = match self.settings(&manifest.id).rate_limits {
+            Some(o) => (o.requests_per_minute, o.requests_per_day, o.concurrency),
+            None => (rl.requests_per_minute, rl.requests_per_day, rl.concurrency),
+        };
         let mut gates = self.gates.lock().expect("gate lock");
         match gates.get(&manifest.id) {
             Some(g) if g.limits() == limits => g.clone(),

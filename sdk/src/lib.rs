@@ -49,6 +49,8 @@ pub mod __bindings {
 #[doc(hidden)]
 pub use wit_bindgen::rt as __wit_bindgen_rt;
 
+pub mod chat;
+pub mod checkpoint;
 mod config;
 mod content;
 mod error;

@@ -202,7 +202,7 @@ pub async fn remove(
     }
 }
 
-/// A provider's admin settings (base-URL overrides, approved permissions).
+/// A provider's admin settings (base-URL overrides, approved permissions, rate limits).
 #[utoipa::path(get, path = "/api/admin/providers/{id}/settings", tag = "plugins",
     params(("id" = String, Path, description = "Provider id")), responses((status = 200, description = "Settings")))]
 pub async fn get_settings(
@@ -229,6 +229,9 @@ pub async fn put_settings(
     // pin whatever the installed version says); approving new ones is explicit.
     if settings.oauth_endpoints.is_none() {
         settings.oauth_endpoints = state.runtime.services().settings(&id).oauth_endpoints;
+    }
+    if let Some(rl) = &settings.rate_limits {
+        rl.check().map_err(ApiError::BadRequest)?;
     }
     for (from, to) in &settings.base_urls {
         for u in [from, to] {
