@@ -7,10 +7,14 @@
 mod calendar_fake;
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "../tests/providers/discord_fake.rs"]
+mod discord_fake;
 #[path = "../tests/providers/drive_fake.rs"]
 mod drive_fake;
 #[path = "../tests/providers/gmail_fake.rs"]
 mod gmail_fake;
+#[path = "../tests/providers/slack_fake.rs"]
+mod slack_fake;
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -118,14 +122,106 @@ fn mailbox() -> gmail_fake::Mailbox {
     m
 }
 
+/// 3,000 messages in three channels, one in a hundred opening a thread of three replies.
+fn workspace() -> slack_fake::Slack {
+    let mut s = slack_fake::Slack {
+        token: TOKEN.into(),
+        ..Default::default()
+    };
+    s.users.insert(
+        "U0BENCH01".into(),
+        serde_json::json!({"id": "U0BENCH01", "name": "bench", "profile": {"display_name": "Bench"}}),
+    );
+    for c in 0..3 {
+        s.channel(
+            &format!("C0BENCH{c}"),
+            &format!("bench-{c}"),
+            serde_json::json!({}),
+        );
+    }
+    for i in 0..FILES as u64 {
+        let ch = format!("C0BENCH{}", i % 3);
+        let ts = format!("{}.000100", 1_773_000_000 + i * 60);
+        s.post(
+            &ch,
+            serde_json::json!({"ts": ts, "user": "U0BENCH01",
+            "text": format!("Update {i} on gauge {} of the delta works", i % 17)}),
+        );
+        if i % 100 == 0 {
+            for r in 1..=3u64 {
+                s.post(
+                    &ch,
+                    serde_json::json!({"ts": format!("{}.000200", 1_773_000_000 + i * 60 + r),
+                    "thread_ts": ts, "user": "U0BENCH01", "text": format!("Reply {r}")}),
+                );
+            }
+        }
+    }
+    s
+}
+
+/// 3,000 messages in three channels of one guild the bench user and the bot share.
+fn guild() -> discord_fake::Discord {
+    let g = "1504364254634180618";
+    let mut d = discord_fake::Discord {
+        user_token: TOKEN.into(),
+        user: serde_json::json!({"id": "1504300000000000001", "username": "bench", "global_name": "Bench"}),
+        app_flags: 1 << 18,
+        bucket: (50, std::time::Duration::from_secs(1)),
+        bot_in: vec![g.into()],
+        ..Default::default()
+    };
+    d.guilds.insert(
+        g.into(),
+        serde_json::json!({"id": g, "name": "Bench", "owner_id": "1",
+        "roles": [{"id": g, "name": "@everyone", "permissions": "67584"}]}),
+    );
+    d.members.insert(
+        g.into(),
+        [("1504300000000000001".to_string(), vec![])]
+            .into_iter()
+            .collect(),
+    );
+    let author = serde_json::json!({"id": "1504300000000000001", "username": "bench"});
+    let mut channels = Vec::new();
+    for c in 0..3u64 {
+        let id = (1504364254634180620 + c).to_string();
+        channels.push(
+            serde_json::json!({"id": id, "type": 0, "name": format!("bench-{c}"),
+            "guild_id": g, "permission_overwrites": []}),
+        );
+        for i in 0..(FILES as u64 / 3) {
+            let m = discord_fake::snowflake(1_777_593_600_000 + (c * 10_000 + i) * 1000, i);
+            d.message(
+                &id,
+                m,
+                &author,
+                &format!("Update {i} on gauge {} of the delta works", i % 17),
+                serde_json::json!({}),
+            );
+        }
+    }
+    d.channels.insert(g.into(), channels);
+    d
+}
+
 /// A full sync of `provider` against the fake API at `addr`: items/s.
 async fn full_sync(provider: &str, addr: std::net::SocketAddr) -> f64 {
     let s = common::serve_host(None, &[provider], true).await;
     let mut settings = common::base_override("https://www.googleapis.com", addr);
-    settings.base_urls.insert(
-        "https://gmail.googleapis.com".into(),
-        format!("http://{addr}"),
-    );
+    for origin in [
+        "https://gmail.googleapis.com",
+        "https://slack.com",
+        "https://discord.com",
+    ] {
+        settings
+            .base_urls
+            .insert(origin.into(), format!("http://{addr}"));
+    }
+    s.state
+        .runtime
+        .services()
+        .set_secret("discord", "bot_token", discord_fake::BOT_TOKEN);
     s.state
         .runtime
         .services()
@@ -196,4 +292,28 @@ fn main() {
             .collect(),
     );
     println!("| gmail | {FILES} | {mail:.0} |");
+    let slack = median(
+        (0..3)
+            .map(|_| {
+                rt.block_on(async {
+                    let addr =
+                        common::serve(slack_fake::router(Arc::new(Mutex::new(workspace())))).await;
+                    full_sync("slack", addr).await
+                })
+            })
+            .collect(),
+    );
+    println!("| slack | {FILES} | {slack:.0} |");
+    let discord = median(
+        (0..3)
+            .map(|_| {
+                rt.block_on(async {
+                    let addr =
+                        common::serve(discord_fake::router(Arc::new(Mutex::new(guild())))).await;
+                    full_sync("discord", addr).await
+                })
+            })
+            .collect(),
+    );
+    println!("| discord | {FILES} | {discord:.0} |");
 }

@@ -30,6 +30,8 @@ pub fn component(name: &str) -> PathBuf {
         "gdrive" => env!("TRIBUTARY_PLUGIN_GDRIVE"),
         "gcalendar" => env!("TRIBUTARY_PLUGIN_GCALENDAR"),
         "gmail" => env!("TRIBUTARY_PLUGIN_GMAIL"),
+        "slack" => env!("TRIBUTARY_PLUGIN_SLACK"),
+        "discord" => env!("TRIBUTARY_PLUGIN_DISCORD"),
         other => panic!("unknown component {other}"),
     };
     PathBuf::from(path)

@@ -165,17 +165,35 @@ pub async fn configure(
     for origin in apis {
         urls.insert(origin.to_string(), json!(api));
     }
+    admin_setup(
+        http,
+        base,
+        root,
+        provider,
+        json!({ "base_urls": urls }),
+        (CLIENT_ID, CLIENT_SECRET),
+    )
+    .await;
+}
+
+/// As a platform admin: save `provider`'s `settings` and set its OAuth client.
+pub async fn admin_setup(
+    http: &reqwest::Client,
+    base: &str,
+    root: &str,
+    provider: &str,
+    settings: serde_json::Value,
+    (client_id, client_secret): (&str, &str),
+) {
     let admin = |path: &str, body: serde_json::Value| {
         http.put(format!("{base}/api/admin/providers/{provider}/{path}"))
             .bearer_auth(root)
             .json(&body)
             .send()
     };
-    let settings = admin("settings", json!({ "base_urls": urls }))
-        .await
-        .unwrap();
-    assert_eq!(settings.status(), 200);
-    let client = json!({"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET});
+    let saved = admin("settings", settings).await.unwrap();
+    assert_eq!(saved.status(), 200, "{:?}", saved.text().await);
+    let client = json!({"client_id": client_id, "client_secret": client_secret});
     assert_eq!(admin("oauth", client).await.unwrap().status(), 200);
 }
 

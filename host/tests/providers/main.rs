@@ -6,6 +6,8 @@
 mod common;
 
 mod calendar_fake;
+mod discord;
+mod discord_fake;
 mod drive_fake;
 mod gcalendar;
 mod gdrive;
@@ -16,3 +18,6 @@ mod gmail_connect;
 mod gmail_fake;
 mod google_all;
 mod google_oauth;
+mod slack;
+mod slack_connect;
+mod slack_fake;

@@ -14,6 +14,9 @@ pub const API: &str = "https://discord.com/api/v10";
 /// Discord's host.
 pub const HOST: &str = "discord.com";
 
+/// Added to a bucket's announced refill time.
+const BUCKET_MARGIN_MS: i64 = 20;
+
 /// Who a request acts as.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum As {
@@ -70,7 +73,8 @@ impl Buckets {
             As::Bot => req.header("Authorization", format!("Bot {}", bot_token()?)),
         };
         let resp = req.send()?;
-        self.learn(&shape, &major, &resp, now);
+        // Timed from the answer, not the request: the bucket refills after Discord said.
+        self.learn(&shape, &major, &resp, time::now_millis());
         check(who, resp)?.json()
     }
 
@@ -86,8 +90,9 @@ impl Buckets {
         let key = format!("{bucket}:{major}");
         match (remaining, after) {
             (Some("0"), Some(secs)) => {
-                self.empty_until
-                    .insert(key, now + (secs * 1000.0).ceil() as i64);
+                // Discord rounds to milliseconds; a little more keeps clear of its edge.
+                let wait = (secs * 1000.0).ceil() as i64 + BUCKET_MARGIN_MS;
+                self.empty_until.insert(key, now + wait);
             }
             _ => {
                 self.empty_until.remove(&key);
