@@ -22,7 +22,14 @@ fn client() -> reqwest::Client {
 }
 
 /// The first-party plugins the binary installs on first start.
-const BUNDLED: &[&str] = &["gcalendar", "gdrive", "gmail", "substack"];
+const BUNDLED: &[&str] = &[
+    "discord",
+    "gcalendar",
+    "gdrive",
+    "gmail",
+    "slack",
+    "substack",
+];
 
 async fn json(resp: reqwest::Response) -> Value {
     resp.json().await.unwrap()

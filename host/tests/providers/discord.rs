@@ -602,6 +602,32 @@ async fn works_when_a_user_connects_discord_and_searches_a_thread() {
     let (_, outcome) = sync_once(&engine, &db, &row, "incremental").await;
     assert_eq!(outcome, Outcome::Completed);
 
+    // A deleted message and an edited one: incremental walks read forward only, the next
+    // full walk removes the one and rewrites the other.
+    {
+        let mut d = dc.lock().unwrap();
+        d.messages.get_mut(GENERAL).unwrap().remove(&mid(21));
+        let edited = d
+            .messages
+            .get_mut(GENERAL)
+            .unwrap()
+            .get_mut(&mid(22))
+            .unwrap();
+        edited["content"] = json!("River update 22: the weir gate is jammed");
+        edited["edited_timestamp"] = json!("2026-05-03T08:00:00.000000+00:00");
+    }
+    let (_, outcome) = sync_once(&engine, &db, &row, "full").await;
+    assert_eq!(outcome, Outcome::Completed);
+    let now = held(&db, &row.id).await;
+    assert_eq!(now.len(), 392 + 60 + 7 - 1);
+    assert!(!now.contains(&format!("m/{G1}/{GENERAL}/{}", mid(21))));
+    let found = search(&s.base, &key, "weir gate is jammed").await;
+    assert_eq!(
+        found["results"][0]["external_id"],
+        format!("m/{G1}/{GENERAL}/{}", mid(22)).as_str(),
+        "{found}"
+    );
+
     // Discord expired the access token: the refresh token (rotated) brings a new one.
     {
         let mut d = dc.lock().unwrap();
