@@ -174,7 +174,7 @@ fn guild() -> discord_fake::Discord {
     d.guilds.insert(
         g.into(),
         serde_json::json!({"id": g, "name": "Bench", "owner_id": "1",
-        "roles": [{"id": g, "name": "@everyone", "permissions": "67584"}]}),
+        "roles": [{"id": g, "name": "@everyone", "permissions": "66560"}]}),
     );
     d.members.insert(
         g.into(),
@@ -255,65 +255,48 @@ fn main() {
         runs.sort_by(f64::total_cmp);
         runs[1]
     };
-    let drive = median(
-        (0..3)
-            .map(|_| {
-                rt.block_on(async {
-                    let addr =
-                        common::serve(drive_fake::router(Arc::new(Mutex::new(drive())))).await;
-                    full_sync("gdrive", addr).await
+    // `TRIBUTARY_BENCH_ONLY=slack,discord` runs only those.
+    let only = std::env::var("TRIBUTARY_BENCH_ONLY").ok();
+    type Fake = Box<dyn Fn() -> axum::Router>;
+    let fakes: Vec<(&str, Fake)> = vec![
+        (
+            "gdrive",
+            Box::new(|| drive_fake::router(Arc::new(Mutex::new(drive())))),
+        ),
+        (
+            "gcalendar",
+            Box::new(|| calendar_fake::router(Arc::new(Mutex::new(calendar())))),
+        ),
+        (
+            "gmail",
+            Box::new(|| gmail_fake::router(Arc::new(Mutex::new(mailbox())))),
+        ),
+        (
+            "slack",
+            Box::new(|| slack_fake::router(Arc::new(Mutex::new(workspace())))),
+        ),
+        (
+            "discord",
+            Box::new(|| discord_fake::router(Arc::new(Mutex::new(guild())))),
+        ),
+    ];
+    for (provider, fake) in fakes {
+        if only
+            .as_deref()
+            .is_some_and(|o| !o.split(',').any(|p| p == provider))
+        {
+            continue;
+        }
+        let rate = median(
+            (0..3)
+                .map(|_| {
+                    rt.block_on(async {
+                        let addr = common::serve(fake()).await;
+                        full_sync(provider, addr).await
+                    })
                 })
-            })
-            .collect(),
-    );
-    println!("| gdrive | {FILES} | {drive:.0} |");
-    let cal = median(
-        (0..3)
-            .map(|_| {
-                rt.block_on(async {
-                    let addr =
-                        common::serve(calendar_fake::router(Arc::new(Mutex::new(calendar()))))
-                            .await;
-                    full_sync("gcalendar", addr).await
-                })
-            })
-            .collect(),
-    );
-    println!("| gcalendar | {FILES} | {cal:.0} |");
-    let mail = median(
-        (0..3)
-            .map(|_| {
-                rt.block_on(async {
-                    let addr =
-                        common::serve(gmail_fake::router(Arc::new(Mutex::new(mailbox())))).await;
-                    full_sync("gmail", addr).await
-                })
-            })
-            .collect(),
-    );
-    println!("| gmail | {FILES} | {mail:.0} |");
-    let slack = median(
-        (0..3)
-            .map(|_| {
-                rt.block_on(async {
-                    let addr =
-                        common::serve(slack_fake::router(Arc::new(Mutex::new(workspace())))).await;
-                    full_sync("slack", addr).await
-                })
-            })
-            .collect(),
-    );
-    println!("| slack | {FILES} | {slack:.0} |");
-    let discord = median(
-        (0..3)
-            .map(|_| {
-                rt.block_on(async {
-                    let addr =
-                        common::serve(discord_fake::router(Arc::new(Mutex::new(guild())))).await;
-                    full_sync("discord", addr).await
-                })
-            })
-            .collect(),
-    );
-    println!("| discord | {FILES} | {discord:.0} |");
+                .collect(),
+        );
+        println!("| {provider} | {FILES} | {rate:.0} |");
+    }
 }
