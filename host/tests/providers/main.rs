@@ -7,6 +7,7 @@ mod common;
 
 mod calendar_fake;
 mod discord;
+mod discord_connect;
 mod discord_fake;
 mod drive_fake;
 mod gcalendar;

@@ -18,9 +18,6 @@ use tributary_sdk::checkpoint::Marks;
 use tributary_sdk::prelude::*;
 use tributary_sdk::{Capabilities, FieldKind, Oauth2};
 
-pub use guilds::permissions;
-pub use rest::snowflake_millis;
-
 use guilds::Guild;
 use render::DiscordMessage;
 use rest::{As, Buckets};

@@ -16,10 +16,6 @@ use tributary_sdk::chat::headline;
 use tributary_sdk::prelude::*;
 use tributary_sdk::{Capabilities, FieldKind, Oauth2, WebhookRouting};
 
-pub use api::{error as map_error, ts_millis};
-pub use events::changes as event_changes;
-pub use render::plain;
-
 use channels::{Channel, Selection};
 use render::{Names, SlackMessage};
 
