@@ -208,3 +208,34 @@ pub fn headline(text: &str, max: usize) -> String {
     cut.push('…');
     cut
 }
+
+/// Replace each `<…>` token of chat markup (Slack's `<@U1>` and `<url|label>`, Discord's
+/// `<@id>`, `<#id>`, `<:emoji:id>`) with what `token` makes of its inside; text outside
+/// tokens, and an unclosed `<`, stay as they are.
+///
+/// ```
+/// use tributary_sdk::chat::replace_tokens;
+/// let out = replace_tokens("hi <@U1>, see <#C2> <", |inner| {
+///     Ok::<_, ()>(match inner { "@U1" => "@Ada".to_string(), other => format!("[{other}]") })
+/// });
+/// assert_eq!(out.unwrap(), "hi @Ada, see [#C2] <");
+/// ```
+pub fn replace_tokens<E>(
+    text: &str,
+    mut token: impl FnMut(&str) -> Result<String, E>,
+) -> Result<String, E> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('>') else {
+            out.push_str(&rest[open..]);
+            return Ok(out);
+        };
+        out.push_str(&token(&after[..close])?);
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}

@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 use serde_json::Value;
-use tributary_sdk::chat::{Message, headline};
+use tributary_sdk::chat::{Message, headline, replace_tokens};
 
 use crate::guilds::Guild;
 use crate::rest::snowflake_millis;
@@ -48,24 +48,17 @@ pub fn user_name(u: &Value) -> String {
         .to_string()
 }
 
-/// Discord's `<…>` tokens as plain text.
+/// Discord's `<…>` tokens as plain text (unknown ones kept as written).
 pub fn plain(m: &DiscordMessage, g: &Guild) -> String {
-    let mut out = String::with_capacity(m.content.len());
-    let mut rest = m.content.as_str();
-    while let Some(open) = rest.find('<') {
-        out.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        let Some(close) = after.find('>') else {
-            out.push_str(&rest[open..]);
-            rest = "";
-            break;
-        };
-        let inner = &after[..close];
-        out.push_str(&token(inner, m, g).unwrap_or_else(|| format!("<{inner}>")));
-        rest = &after[close + 1..];
+    let out = replace_tokens(&m.content, |inner| {
+        Ok::<_, std::convert::Infallible>(
+            token(inner, m, g).unwrap_or_else(|| format!("<{inner}>")),
+        )
+    });
+    match out {
+        Ok(text) => text,
+        Err(never) => match never {},
     }
-    out.push_str(rest);
-    out
 }
 
 fn token(inner: &str, m: &DiscordMessage, g: &Guild) -> Option<String> {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 use serde_json::Value;
-use tributary_sdk::chat::{Message, Transcript};
+use tributary_sdk::chat::{Message, Transcript, replace_tokens};
 use tributary_sdk::prelude::*;
 
 use crate::api::{self, ts_millis};
@@ -163,39 +163,27 @@ pub fn display_name(user: &Value) -> Option<String> {
 
 /// Slack's markup as plain text.
 pub fn plain(text: &str, names: &mut Names) -> Result<String, Error> {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(open) = rest.find('<') {
-        out.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        let Some(close) = after.find('>') else {
-            out.push_str(&rest[open..]);
-            rest = "";
-            break;
-        };
-        let inner = &after[..close];
+    let out = replace_tokens(text, |inner| {
         let (target, label) = match inner.split_once('|') {
             Some((t, l)) => (t, Some(l)),
             None => (inner, None),
         };
-        match target.as_bytes().first() {
+        Ok::<_, Error>(match target.as_bytes().first() {
             Some(b'@') => match label {
-                Some(l) => out.push_str(&format!("@{l}")),
-                None => out.push_str(&format!("@{}", names.get(&target[1..])?)),
+                Some(l) => format!("@{l}"),
+                None => format!("@{}", names.get(&target[1..])?),
             },
-            Some(b'#') => out.push_str(&format!("#{}", label.unwrap_or(&target[1..]))),
+            Some(b'#') => format!("#{}", label.unwrap_or(&target[1..])),
             Some(b'!') => {
                 let word = target[1..].split('^').next().unwrap_or("");
-                out.push_str(label.unwrap_or(&format!("@{word}")));
+                label.map_or_else(|| format!("@{word}"), str::to_string)
             }
             _ => match label {
-                Some(l) if l != target => out.push_str(&format!("{l} ({target})")),
-                _ => out.push_str(target),
+                Some(l) if l != target => format!("{l} ({target})"),
+                _ => target.to_string(),
             },
-        }
-        rest = &after[close + 1..];
-    }
-    out.push_str(rest);
+        })
+    })?;
     Ok(out
         .replace("&lt;", "<")
         .replace("&gt;", ">")
