@@ -9,11 +9,12 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tributary::credentials::{Credential, Kind};
-use tributary::model::{Body, ListMode, ListRequest, Page, PluginError};
+use tributary::model::{ListMode, ListRequest, Page, PluginError};
 use tributary::runtime::{CallError, Integration, Limits, Session};
 
 use crate::common::*;
 use crate::discord_fake::{self, BOT_ID, BOT_TOKEN, Discord, snowflake};
+use crate::slack::text;
 
 pub const G1: &str = "1504364254634180618";
 const G2: &str = "1504364254634180700";
@@ -338,13 +339,6 @@ async fn walk(s: &mut Session, mode: ListMode, token: Option<String>) -> (Vec<Pa
             }
             Err(e) => panic!("{e:?}"),
         }
-    }
-}
-
-fn text(c: &tributary::model::Content) -> String {
-    match &c.body {
-        Body::Text(t) => t.clone(),
-        other => panic!("{other:?}"),
     }
 }
 

@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use tributary::db::{Owner, status};
 use tributary::sync::{EngineConfig, Outcome, SyncEngine};
 
@@ -40,35 +40,10 @@ async fn works_when_a_user_connects_discord_and_searches_a_thread() {
         .set_secret("discord", "bot_token", BOT_TOKEN);
 
     let (ada, key) = user_with_key(&db, "ada@t.test", false).await;
-    let resp = http
-        .post(format!("{}/api/integrations/discord/connect", s.base))
-        .bearer_auth(&key)
-        .json(&json!({"config": {}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let auth_url = resp.json::<Value>().await.unwrap()["auth_url"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert!(
-        auth_url.starts_with(&format!("{fake}/oauth2/authorize?")),
-        "{auth_url}"
-    );
-    let approve = http
-        .get(auth_url.replace("https://discord.com", &fake))
-        .send()
-        .await
-        .unwrap();
-    let back = approve.headers()["location"].to_str().unwrap().to_string();
-    let done = http.get(&back).send().await.unwrap();
-    assert!(
-        done.headers()["location"]
-            .to_str()
-            .unwrap()
-            .contains("status=connected")
-    );
+    let authorize = ("https://discord.com", fake.as_str(), "/oauth2/authorize?");
+    let body = json!({"config": {}});
+    let to = google_oauth::consent(&http, &s.base, &key, "discord", body, authorize).await;
+    assert!(to.contains("status=connected"), "{to}");
     assert_eq!(
         dc.lock().unwrap().asked,
         vec!["identify guilds".to_string()]

@@ -207,6 +207,22 @@ pub async fn connect(
     fake: &str,
     body: serde_json::Value,
 ) -> String {
+    let authorize = ("https://accounts.google.com", fake, "/o/oauth2/v2/auth?");
+    consent(http, base, key, provider, body, authorize).await
+}
+
+/// As the user with `key`: connect `provider` with `body`, approve on the provider's
+/// (fake) consent screen, follow the callback; the URL the browser ends on.
+/// `(origin, fake, path)`: the authorize URL must lead to `fake` + `path` (the admin's
+/// base-URL override of `origin`).
+pub async fn consent(
+    http: &reqwest::Client,
+    base: &str,
+    key: &str,
+    provider: &str,
+    body: serde_json::Value,
+    (origin, fake, path): (&str, &str, &str),
+) -> String {
     let resp = http
         .post(format!("{base}/api/integrations/{provider}/connect"))
         .bearer_auth(key)
@@ -218,14 +234,9 @@ pub async fn connect(
     let auth_url = resp.json::<serde_json::Value>().await.unwrap()["auth_url"]
         .as_str()
         .unwrap()
-        .to_string();
-    // Google's authorize endpoint, behind the admin's base-URL override here.
-    assert!(auth_url.contains("/o/oauth2/v2/auth?"), "{auth_url}");
-    let approve = http
-        .get(auth_url.replace("https://accounts.google.com", fake))
-        .send()
-        .await
-        .unwrap();
+        .replace(origin, fake);
+    assert!(auth_url.starts_with(&format!("{fake}{path}")), "{auth_url}");
+    let approve = http.get(&auth_url).send().await.unwrap();
     let back = approve.headers()["location"].to_str().unwrap().to_string();
     let done = http.get(&back).send().await.unwrap();
     done.headers()["location"].to_str().unwrap().to_string()

@@ -189,7 +189,8 @@ impl Fake {
     }
 }
 
-fn text(c: &tributary::model::Content) -> String {
+/// A content's text (panics on bytes or downloads).
+pub fn text(c: &tributary::model::Content) -> String {
     match &c.body {
         Body::Text(t) => t.clone(),
         other => panic!("{other:?}"),

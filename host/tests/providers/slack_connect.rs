@@ -71,30 +71,9 @@ async fn works_when_a_user_connects_slack_and_events_update_threads() {
 
     // Connect: Slack's consent screen, the user token under `authed_user`.
     let (ada, key) = user_with_key(&db, "ada@t.test", false).await;
-    let resp = http
-        .post(format!("{}/api/integrations/slack/connect", s.base))
-        .bearer_auth(&key)
-        .json(&json!({"config": {"private": "true", "dms": "true"}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let auth_url = resp.json::<Value>().await.unwrap()["auth_url"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert!(
-        auth_url.starts_with(&format!("{fake}/oauth/v2/authorize?")),
-        "{auth_url}"
-    );
-    let approve = http
-        .get(auth_url.replace("https://slack.com", &fake))
-        .send()
-        .await
-        .unwrap();
-    let back = approve.headers()["location"].to_str().unwrap().to_string();
-    let done = http.get(&back).send().await.unwrap();
-    let to = done.headers()["location"].to_str().unwrap().to_string();
+    let body = json!({"config": {"private": "true", "dms": "true"}});
+    let authorize = ("https://slack.com", fake.as_str(), "/oauth/v2/authorize?");
+    let to = google_oauth::consent(&http, &s.base, &key, "slack", body, authorize).await;
     assert!(to.contains("status=connected"), "{to}");
     assert_eq!(
         slack.lock().unwrap().asked,
@@ -187,6 +166,12 @@ async fn works_when_a_user_connects_slack_and_events_update_threads() {
         401,
         "a replay after five minutes is refused"
     );
+    // Signed but not an Events API body: refused, nothing recorded.
+    let junk = "<html>not json</html>".to_string();
+    let refused = post(junk.clone(), signed(&junk, now, SIGNING_SECRET), None)
+        .await
+        .unwrap();
+    assert!(refused.status().is_client_error(), "{}", refused.status());
     let ok = post(reply.clone(), signed(&reply, now, SIGNING_SECRET), None)
         .await
         .unwrap();
