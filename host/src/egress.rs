@@ -88,6 +88,46 @@ pub fn apply_override(
     Some(out)
 }
 
+/// Map a URL the overridden server wrote (a `Link` page, a `Location`) back into the
+/// plugin's view: `https://ghe.example.com/api/v3/x` under the override
+/// `https://api.github.com → https://ghe.example.com/api/v3` becomes
+/// `https://api.github.com/x`, so the plugin follows it to a host it may reach, with
+/// its credentials. The longest matching target wins; anything else is left alone.
+pub fn reverse_override(
+    url: &str,
+    overrides: &std::collections::BTreeMap<String, String>,
+) -> String {
+    overrides
+        .iter()
+        .filter_map(|(from, to)| {
+            let to = to.trim_end_matches('/');
+            let rest = url.strip_prefix(to)?;
+            matches!(rest.chars().next(), None | Some('/' | '?' | '#')).then_some((from, to, rest))
+        })
+        .max_by_key(|(_, to, _)| to.len())
+        .map(|(from, _, rest)| format!("{}{rest}", from.trim_end_matches('/')))
+        .unwrap_or_else(|| url.to_string())
+}
+
+/// [`reverse_override`] on every `<url>` of an HTTP `Link` header.
+pub fn reverse_link_header(
+    value: &str,
+    overrides: &std::collections::BTreeMap<String, String>,
+) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(open) = rest.find('<') {
+        let Some(close) = rest[open..].find('>') else {
+            break;
+        };
+        out.push_str(&rest[..=open]);
+        out.push_str(&reverse_override(&rest[open + 1..open + close], overrides));
+        rest = &rest[open + close..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// A DNS resolver that refuses names resolving to private addresses, except for hosts
 /// an admin named in a base-URL override.
 pub struct GuardedResolver {
@@ -134,6 +174,27 @@ impl Resolve for GuardedResolver {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn works_when_an_overridden_server_links_to_its_own_pages() {
+        let o: std::collections::BTreeMap<String, String> = [
+            ("https://api.github.com", "https://ghe.example.com/api/v3/"),
+            ("https://github.com", "https://ghe.example.com"),
+        ]
+        .into_iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+        let link = r#"<https://ghe.example.com/api/v3/repositories/7/issues?page=2>; rel="next", <https://ghe.example.com/login>; rel="x", <https://other.example/y>; rel="last""#;
+        assert_eq!(
+            reverse_link_header(link, &o),
+            r#"<https://api.github.com/repositories/7/issues?page=2>; rel="next", <https://github.com/login>; rel="x", <https://other.example/y>; rel="last""#
+        );
+        // A longer host that merely starts like the target is not the target.
+        assert_eq!(
+            reverse_override("https://ghe.example.com.evil/x", &o),
+            "https://ghe.example.com.evil/x"
+        );
+    }
 
     #[test]
     fn works_when_matching_exact_wildcard_and_config_hosts() {

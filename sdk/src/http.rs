@@ -146,15 +146,29 @@ impl Request {
         {
             return Ok(Response::from_parts(200, resp.0.headers, body));
         }
-        if resp.status() == 200
-            && let Some(new_tag) = resp.header("ETag")
-        {
-            crate::kv::set(&body_key, resp.bytes())?;
-            crate::kv::set(&tag_key, new_tag.as_bytes())?;
+        if resp.status() == 200 {
+            // A body too large to keep (a huge tree) is simply not cached; neither is one
+            // the integration's storage quota refuses: caching saves requests, it must
+            // never fail a walk.
+            let kept = match resp.header("ETag") {
+                Some(new_tag) if resp.bytes().len() <= MAX_CACHED_BODY => {
+                    crate::kv::set(&body_key, resp.bytes())
+                        .and_then(|()| crate::kv::set(&tag_key, new_tag.as_bytes()))
+                        .is_ok()
+                }
+                _ => false,
+            };
+            if !kept && tag.is_some() {
+                crate::kv::delete(&tag_key)?;
+                crate::kv::delete(&body_key)?;
+            }
         }
         Ok(resp)
     }
 }
+
+/// Largest body [`Request::send_cached`] keeps (kv values are capped at 1 MiB).
+pub const MAX_CACHED_BODY: usize = 512 * 1024;
 
 /// A provider's answer.
 ///
@@ -243,8 +257,9 @@ impl Response {
         match status {
             200..=399 => Ok(self),
             401 => Err(Error::unauthorized(detail())),
-            // GitHub and others answer an exhausted budget with 403 and 0 remaining.
-            403 if self.budget_exhausted() => {
+            // GitHub and others answer an exhausted budget with 403 and 0 remaining, and
+            // GitHub's secondary limits with 403 and `Retry-After`.
+            403 if self.budget_exhausted() || self.header("Retry-After").is_some() => {
                 Err(Error::rate_limited(self.retry_after_ms(), detail()))
             }
             403 => Err(Error::Forbidden(detail())),
@@ -372,6 +387,14 @@ mod tests {
         assert_eq!(
             wait_of(answer(429, &[("RateLimit-Reset", "12")])),
             Some(12_000)
+        );
+        // GitHub's secondary limit: 403 with budget left but `Retry-After`.
+        assert_eq!(
+            wait_of(answer(
+                403,
+                &[("X-RateLimit-Remaining", "4000"), ("Retry-After", "60")]
+            )),
+            Some(60_000)
         );
         // 403 with budget left is a real refusal.
         match answer(403, &[("X-RateLimit-Remaining", "12")]).error_for_status() {

@@ -96,6 +96,41 @@ pub fn next_link(link_header: &str) -> Option<String> {
     })
 }
 
+/// The next page of an HTTP-paged listing: the `Link` header's `rel="next"` (GitHub,
+/// GitLab keyset pages), else GitLab's `X-Next-Page` number put into `current`'s `page`
+/// parameter. An empty `X-Next-Page` is the last page. GitLab leaves out `X-Total-Pages`
+/// past 10,000 items, so it is never needed.
+///
+/// ```
+/// use tributary_sdk::http::Response;
+/// use tributary_sdk::paging::next_url;
+/// let h = |k: &str, v: &str| Response::from_parts(200, vec![(k.into(), v.into())], vec![]);
+/// let gl = h("X-Next-Page", "3");
+/// assert_eq!(next_url("https://gl/api/v4/projects/1/issues?per_page=100&page=2", &gl).as_deref(),
+///            Some("https://gl/api/v4/projects/1/issues?per_page=100&page=3"));
+/// assert_eq!(next_url("https://gl/api/v4/x?per_page=100", &gl).as_deref(), Some("https://gl/api/v4/x?per_page=100&page=3"));
+/// assert_eq!(next_url("https://gl/x", &h("X-Next-Page", "")), None);
+/// let gh = h("Link", r#"<https://api.github.com/repositories/1/issues?page=2>; rel="next""#);
+/// assert_eq!(next_url("https://api.github.com/repos/o/r/issues", &gh).as_deref(), Some("https://api.github.com/repositories/1/issues?page=2"));
+/// ```
+pub fn next_url(current: &str, resp: &crate::http::Response) -> Option<String> {
+    if let Some(next) = resp.header("link").and_then(next_link) {
+        return Some(next);
+    }
+    let page = resp
+        .header("x-next-page")
+        .map(str::trim)
+        .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))?;
+    let (path, query) = current.split_once('?').unwrap_or((current, ""));
+    let mut params: Vec<String> = query
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with("page="))
+        .map(str::to_string)
+        .collect();
+    params.push(format!("page={page}"));
+    Some(format!("{path}?{}", params.join("&")))
+}
+
 /// A continuation token carried in a JSON body (Google `nextPageToken`, Slack
 /// `response_metadata.next_cursor`, Notion `next_cursor`), found by JSON pointer. Missing,
 /// `null` and `""` all mean "no more pages" (Slack ends with an empty string).

@@ -35,7 +35,8 @@ pub struct ConnectBody {
     /// full content); for OAuth providers it also decides the scopes asked for (Drive:
     /// `drive.metadata.readonly` for metadata only).
     pub storage_strategy: Option<String>,
-    /// For API-key providers.
+    /// For API-key providers, and in place of the OAuth flow for OAuth providers (a
+    /// personal access token).
     pub api_key: Option<String>,
     /// For basic-auth providers.
     pub username: Option<String>,
@@ -159,7 +160,10 @@ async fn connect(
     let missing =
         |what: &str| ApiError::BadRequest(format!("`{provider}` needs `{what}` to connect"));
     match &plugin.manifest.auth {
-        Auth::Oauth2(o) => {
+        // A personal access token in place of the OAuth flow (GitHub fine-grained
+        // tokens, GitLab personal access tokens): sent like an access token, never
+        // refreshed.
+        Auth::Oauth2(o) if body.api_key.is_none() => {
             let scopes = scopes::requested(
                 &o.scopes,
                 Conditions {
@@ -207,7 +211,7 @@ async fn connect(
         }
         auth => {
             let credential = match auth {
-                Auth::ApiKey(_) => {
+                Auth::ApiKey(_) | Auth::Oauth2(_) => {
                     let key = body
                         .api_key
                         .filter(|k| !k.is_empty())

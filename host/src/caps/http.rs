@@ -175,7 +175,7 @@ impl CallContext {
         let mut hop = 0;
         let mut refreshed = false;
         loop {
-            let (mut target, _overridden) = self.admit(&url)?;
+            let (mut target, overridden) = self.admit(&url)?;
             let mut hop_headers = headers.clone();
             // Credentials go only to the origin the plugin asked for, never to a redirect
             // target elsewhere.
@@ -222,6 +222,17 @@ impl CallContext {
                 let loc = loc
                     .to_str()
                     .map_err(|_| PluginError::InvalidInput("bad Location header".into()))?;
+                // The overridden server names itself: back into the plugin's view, so the
+                // next hop is re-checked (and overridden) like the first.
+                let loc = if overridden {
+                    egress::reverse_override(
+                        loc,
+                        &self.services.settings(self.provider_id()).base_urls,
+                    )
+                } else {
+                    loc.to_string()
+                };
+                let loc = loc.as_str();
                 // Relative to what the plugin asked for, so the next hop is checked on its
                 // real host.
                 url = url
@@ -233,7 +244,16 @@ impl CallContext {
                 }
                 continue;
             }
-            return read_response(resp, cap).await;
+            let mut answer = read_response(resp, cap).await?;
+            if overridden {
+                let overrides = self.services.settings(self.provider_id()).base_urls;
+                for (k, v) in &mut answer.headers {
+                    if k.eq_ignore_ascii_case("link") {
+                        *v = egress::reverse_link_header(v, &overrides);
+                    }
+                }
+            }
+            return Ok(answer);
         }
     }
 }

@@ -1,0 +1,170 @@
+//! The resumable walk over repositories and their phases (tree, issues, releases, …).
+//! Each host `list` call runs one step: one provider request in one phase of one
+//! repository. A phase ends with a checkpoint (an `updated_at`, a tree SHA) kept with
+//! the walk's checkpoints (`tributary_sdk::checkpoint`), so an incremental walk asks
+//! only for what changed after it, and a walk that fails never moves them.
+
+use serde::{Deserialize, Serialize};
+use tributary_sdk::checkpoint::{self, Marks};
+use tributary_sdk::prelude::*;
+
+/// Where the walk is; the host hands it back as the page cursor.
+#[derive(Debug, Serialize, Deserialize)]
+struct Cursor {
+    walk: String,
+    repo: usize,
+    phase: u8,
+    next: Option<String>,
+    mark: Option<String>,
+}
+
+/// One step's context, handed to the plugin.
+#[derive(Debug)]
+pub struct Step {
+    /// The repository (as the plugin named it when the walk began).
+    pub repo: String,
+    /// The phase, `0..phases`.
+    pub phase: u8,
+    /// Whether this is an incremental walk.
+    pub incremental: bool,
+    /// This phase's checkpoint from the last complete walk (incremental walks only).
+    pub since: Option<String>,
+    /// The provider's next-page URL to continue from; the step sets the one after it,
+    /// or `None` when the phase is done.
+    pub next: Option<String>,
+    /// The newest mark seen in this phase so far; becomes its checkpoint at the end.
+    pub mark: Option<String>,
+    /// The host's page-size hint.
+    pub page_size: u32,
+}
+
+impl Step {
+    /// Keep `candidate` as the phase's mark when it is later than the one held (ISO
+    /// 8601 times in one format compare as strings).
+    ///
+    /// ```
+    /// # let mut s = tributary_forge::walk::Step { repo: "a/b".into(), phase: 0, incremental: false, since: None, next: None, mark: None, page_size: 100 };
+    /// s.advance_mark("2026-01-02T00:00:00Z");
+    /// s.advance_mark("2026-01-01T00:00:00Z");
+    /// assert_eq!(s.mark.as_deref(), Some("2026-01-02T00:00:00Z"));
+    /// ```
+    pub fn advance_mark(&mut self, candidate: &str) {
+        if self.mark.as_deref().is_none_or(|m| candidate > m) {
+            self.mark = Some(candidate.to_string());
+        }
+    }
+}
+
+/// What one step found.
+#[derive(Debug, Default)]
+pub struct Found {
+    /// Resources of this page.
+    pub resources: Vec<Resource>,
+    /// Ids known to be gone.
+    pub deleted: Vec<String>,
+}
+
+/// The stream name of a phase's checkpoint.
+fn stream(repo: &str, phase: u8) -> String {
+    format!("{repo}#{phase}")
+}
+
+/// Run one step of the walk `req` over `phases` phases per repository. `repos` is asked
+/// once, on the walk's first page, and kept with the walk; `step` does the work. A
+/// repository the provider no longer has (not found) is skipped in a full walk, whose
+/// end then drops its resources; in an incremental walk the host is asked for a full one.
+pub fn page(
+    req: &ListRequest,
+    phases: u8,
+    repos: impl FnOnce() -> Result<Vec<String>, Error>,
+    mut step: impl FnMut(&mut Step) -> Result<Found, Error>,
+) -> Result<Page, Error> {
+    let incremental = req.mode == ListMode::Incremental;
+    let previous = if incremental {
+        checkpoint::previous(req.sync_token.as_deref())?
+    } else {
+        Default::default()
+    };
+    let mut marks = Marks::default();
+    let mut cursor = match &req.cursor {
+        Some(c) => serde_json::from_str::<Cursor>(c)
+            .map_err(|e| Error::invalid_input(format!("bad cursor: {e}")))?,
+        None => {
+            let walk = checkpoint::start(req.sync_token.as_deref())?;
+            let list = repos()?;
+            marks.set(&walk, "repos", &serde_json::to_string(&list)?)?;
+            Cursor {
+                walk,
+                repo: 0,
+                phase: 0,
+                next: None,
+                mark: None,
+            }
+        }
+    };
+    let list: Vec<String> = match marks.get(&cursor.walk, "repos")? {
+        Some(l) => serde_json::from_str(&l)?,
+        None => return Err(Error::not_found("the walk's repository list is gone")),
+    };
+    let Some(repo) = list.get(cursor.repo).cloned() else {
+        return Ok(done(&cursor));
+    };
+    let key = stream(&repo, cursor.phase);
+    let mut st = Step {
+        repo: repo.clone(),
+        phase: cursor.phase,
+        incremental,
+        since: previous.get(&key).cloned(),
+        next: cursor.next.take(),
+        mark: cursor.mark.take(),
+        page_size: req.page_size.clamp(1, 100),
+    };
+    let found = match step(&mut st) {
+        Ok(f) => f,
+        Err(Error::NotFound(why)) if !incremental => {
+            log::warn(&format!("skipping repository {repo}: {why}"));
+            cursor.repo += 1;
+            cursor.phase = 0;
+            return Ok(more(&cursor, Found::default(), list.len()));
+        }
+        Err(e) => return Err(e),
+    };
+    if st.next.is_some() {
+        cursor.next = st.next;
+        cursor.mark = st.mark;
+        return Ok(more(&cursor, found, list.len()));
+    }
+    // The phase is done: its checkpoint is the newest mark, or the last walk's when
+    // nothing newer came (each walk keeps a whole map of its own).
+    if let Some(m) = st.mark.or(st.since) {
+        marks.set(&cursor.walk, &key, &m)?;
+    }
+    cursor.phase += 1;
+    if cursor.phase >= phases {
+        cursor.phase = 0;
+        cursor.repo += 1;
+    }
+    Ok(more(&cursor, found, list.len()))
+}
+
+/// The page after a step: the last one (with the walk id as sync token) when every
+/// repository is done.
+fn more(cursor: &Cursor, found: Found, repos: usize) -> Page {
+    let mut page = if cursor.repo >= repos {
+        done(cursor)
+    } else {
+        Page::more(
+            Vec::new(),
+            serde_json::to_string(cursor).expect("a cursor serializes"),
+        )
+    };
+    page.resources = found.resources;
+    page.deleted = found.deleted;
+    page
+}
+
+fn done(cursor: &Cursor) -> Page {
+    let mut page = Page::last(Vec::new());
+    page.sync_token = Some(cursor.walk.clone());
+    page
+}
