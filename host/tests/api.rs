@@ -26,6 +26,8 @@ const BUNDLED: &[&str] = &[
     "discord",
     "gcalendar",
     "gdrive",
+    "github",
+    "gitlab",
     "gmail",
     "slack",
     "substack",

@@ -32,6 +32,8 @@ pub fn component(name: &str) -> PathBuf {
         "gmail" => env!("TRIBUTARY_PLUGIN_GMAIL"),
         "slack" => env!("TRIBUTARY_PLUGIN_SLACK"),
         "discord" => env!("TRIBUTARY_PLUGIN_DISCORD"),
+        "github" => env!("TRIBUTARY_PLUGIN_GITHUB"),
+        "gitlab" => env!("TRIBUTARY_PLUGIN_GITLAB"),
         other => panic!("unknown component {other}"),
     };
     PathBuf::from(path)

@@ -39,6 +39,18 @@ pub struct Step {
 }
 
 impl Step {
+    /// Whether an item updated at `updated_at` is news to an incremental walk: listings
+    /// filtered by "updated since" repeat the item at the checkpoint itself.
+    ///
+    /// ```
+    /// # let mut s = tributary_forge::walk::Step { repo: "a/b".into(), phase: 0, incremental: true, since: Some("2026-01-02T00:00:00Z".into()), next: None, mark: None, page_size: 100 };
+    /// assert!(!s.is_new("2026-01-02T00:00:00Z"));
+    /// assert!(s.is_new("2026-01-02T00:00:01Z"));
+    /// ```
+    pub fn is_new(&self, updated_at: &str) -> bool {
+        self.since.as_deref().is_none_or(|s| updated_at > s)
+    }
+
     /// Keep `candidate` as the phase's mark when it is later than the one held (ISO
     /// 8601 times in one format compare as strings).
     ///
@@ -71,8 +83,9 @@ fn stream(repo: &str, phase: u8) -> String {
 
 /// Run one step of the walk `req` over `phases` phases per repository. `repos` is asked
 /// once, on the walk's first page, and kept with the walk; `step` does the work. A
-/// repository the provider no longer has (not found) is skipped in a full walk, whose
-/// end then drops its resources; in an incremental walk the host is asked for a full one.
+/// repository the provider does not have (not found) is skipped, and not asked for
+/// again by incremental walks until the next full one; one that was synced until now
+/// makes an incremental walk ask the host for a full one, whose end drops its resources.
 pub fn page(
     req: &ListRequest,
     phases: u8,
@@ -109,6 +122,14 @@ pub fn page(
     let Some(repo) = list.get(cursor.repo).cloned() else {
         return Ok(done(&cursor));
     };
+    let gone_key = format!("gone/{repo}");
+    // Gone at the last walk: not asked again until a full walk (a 404 costs budget).
+    if incremental && cursor.phase == 0 && cursor.next.is_none() && previous.contains_key(&gone_key)
+    {
+        marks.set(&cursor.walk, &gone_key, "1")?;
+        cursor.repo += 1;
+        return Ok(more(&cursor, Found::default(), list.len()));
+    }
     let key = stream(&repo, cursor.phase);
     let mut st = Step {
         repo: repo.clone(),
@@ -121,8 +142,14 @@ pub fn page(
     };
     let found = match step(&mut st) {
         Ok(f) => f,
-        Err(Error::NotFound(why)) if !incremental => {
+        // A repository the provider does not have (deleted, renamed, access lost): a
+        // full walk skips it, and its end drops what was synced of it. An incremental
+        // walk that synced it last time asks the host for a full walk.
+        Err(Error::NotFound(why))
+            if !incremental || !previous.keys().any(|k| k.starts_with(&format!("{repo}#"))) =>
+        {
             log::warn(&format!("skipping repository {repo}: {why}"));
+            marks.set(&cursor.walk, &gone_key, "1")?;
             cursor.repo += 1;
             cursor.phase = 0;
             return Ok(more(&cursor, Found::default(), list.len()));

@@ -185,9 +185,11 @@ fn issue_page(
     let items: Vec<Value> = resp.json()?;
     let mut resources = Vec::with_capacity(items.len());
     for item in items {
-        if let Some(at) = item["updated_at"].as_str() {
-            st.advance_mark(at);
+        let at = item["updated_at"].as_str().unwrap_or("");
+        if !st.is_new(at) {
+            continue;
         }
+        st.advance_mark(at);
         if let Some(r) = issues::reference(&project, kind, &item) {
             listed.insert(r.id.clone(), item);
             resources.push(r);
