@@ -11,6 +11,10 @@ mod common;
 mod discord_fake;
 #[path = "../tests/providers/drive_fake.rs"]
 mod drive_fake;
+#[path = "../tests/providers/github_fake.rs"]
+mod github_fake;
+#[path = "../tests/providers/gitlab_fake.rs"]
+mod gitlab_fake;
 #[path = "../tests/providers/gmail_fake.rs"]
 mod gmail_fake;
 #[path = "../tests/providers/slack_fake.rs"]
@@ -205,8 +209,38 @@ fn guild() -> discord_fake::Discord {
     d
 }
 
+/// One GitHub repository of 3,000 issues and pull requests, every tenth with a comment.
+fn github() -> github_fake::GitHub {
+    let mut g = github_fake::GitHub::new(TOKEN);
+    let r = g.repo("rivers/levees");
+    for n in 1..=FILES as u64 {
+        r.issue(n, n % 4 == 0, &format!("Seepage report {n}"), "Observed near the marker.", "grace", n);
+        if n % 10 == 0 {
+            r.comment(n, "ada", "Checked on the morning walk", n + 1);
+        }
+    }
+    g
+}
+
+/// One GitLab project of 3,000 issues, every tenth with a note.
+fn gitlab() -> gitlab_fake::GitLab {
+    let mut g = gitlab_fake::GitLab::new(TOKEN);
+    let p = g.project("rivers/dams");
+    for iid in 1..=FILES as u64 {
+        p.item("issues", iid, &format!("Spillway issue {iid}"), iid);
+        if iid % 10 == 0 {
+            p.note("issues", iid, "ada", "Gate tested", false, iid + 1);
+        }
+    }
+    g
+}
+
 /// A full sync of `provider` against the fake API at `addr`: items/s.
-async fn full_sync(provider: &str, addr: std::net::SocketAddr) -> f64 {
+async fn full_sync(
+    provider: &str,
+    addr: std::net::SocketAddr,
+    requests: Option<&dyn Fn() -> (usize, usize)>,
+) -> f64 {
     let s = common::serve_host(None, &[provider], true).await;
     let mut settings = common::base_override("https://www.googleapis.com", addr);
     for origin in [
@@ -217,6 +251,21 @@ async fn full_sync(provider: &str, addr: std::net::SocketAddr) -> f64 {
         settings
             .base_urls
             .insert(origin.into(), format!("http://{addr}"));
+    }
+    settings
+        .base_urls
+        .insert("https://api.github.com".into(), format!("http://{addr}/api/v3"));
+    settings
+        .base_urls
+        .insert("https://gitlab.com".into(), format!("http://{addr}"));
+    if matches!(provider, "github" | "gitlab") {
+        // Host-bound, not budget-bound: GitHub's 5,000 requests an hour would make a
+        // 3,000-issue walk take minutes (docs/benchmarks.md gives both).
+        settings.rate_limits = Some(tributary::services::RateLimitOverride {
+            requests_per_minute: 60_000,
+            requests_per_day: None,
+            concurrency: 4,
+        });
     }
     s.state
         .runtime
@@ -241,6 +290,18 @@ async fn full_sync(provider: &str, addr: std::net::SocketAddr) -> f64 {
     assert_eq!(outcome, Outcome::Completed);
     let secs = t.elapsed().as_secs_f64();
     assert_eq!(job.resources_synced as usize, FILES, "{job:?}");
+    if let Some(count) = requests {
+        // A poll when nothing changed: what conditional requests save.
+        let before = count();
+        let (_, outcome) = common::sync_once(&engine, db, &row, "incremental").await;
+        assert_eq!(outcome, Outcome::Completed);
+        let (calls, not_modified) = count();
+        println!(
+            "<!-- {provider}: quiet incremental sync: {} requests, {} answered 304 -->",
+            calls - before.0,
+            not_modified - before.1
+        );
+    }
     FILES as f64 / secs
 }
 
@@ -279,6 +340,14 @@ fn main() {
             "discord",
             Box::new(|| discord_fake::router(Arc::new(Mutex::new(guild())))),
         ),
+        (
+            "github",
+            Box::new(|| github_fake::router(Arc::new(Mutex::new(github())))),
+        ),
+        (
+            "gitlab",
+            Box::new(|| gitlab_fake::router(Arc::new(Mutex::new(gitlab())))),
+        ),
     ];
     for (provider, fake) in fakes {
         if only
@@ -292,11 +361,34 @@ fn main() {
                 .map(|_| {
                     rt.block_on(async {
                         let addr = common::serve(fake()).await;
-                        full_sync(provider, addr).await
+                        full_sync(provider, addr, None).await
                     })
                 })
                 .collect(),
         );
         println!("| {provider} | {FILES} | {rate:.0} |");
+    }
+    // Requests a quiet poll makes, and how many GitHub and GitLab answer 304.
+    if only.as_deref().is_none_or(|o| o.contains("github")) {
+        let g = Arc::new(Mutex::new(github()));
+        let count = || {
+            let g = g.lock().unwrap();
+            (g.calls.len(), g.not_modified)
+        };
+        rt.block_on(async {
+            let addr = common::serve(github_fake::router(g.clone())).await;
+            full_sync("github", addr, Some(&count)).await
+        });
+    }
+    if only.as_deref().is_none_or(|o| o.contains("gitlab")) {
+        let g = Arc::new(Mutex::new(gitlab()));
+        let count = || {
+            let g = g.lock().unwrap();
+            (g.calls.len(), g.not_modified)
+        };
+        rt.block_on(async {
+            let addr = common::serve(gitlab_fake::router(g.clone())).await;
+            full_sync("gitlab", addr, Some(&count)).await
+        });
     }
 }
