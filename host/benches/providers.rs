@@ -214,7 +214,14 @@ fn github() -> github_fake::GitHub {
     let mut g = github_fake::GitHub::new(TOKEN);
     let r = g.repo("rivers/levees");
     for n in 1..=FILES as u64 {
-        r.issue(n, n % 4 == 0, &format!("Seepage report {n}"), "Observed near the marker.", "grace", n);
+        r.issue(
+            n,
+            n % 4 == 0,
+            &format!("Seepage report {n}"),
+            "Observed near the marker.",
+            "grace",
+            n,
+        );
         if n % 10 == 0 {
             r.comment(n, "ada", "Checked on the morning walk", n + 1);
         }
@@ -252,9 +259,10 @@ async fn full_sync(
             .base_urls
             .insert(origin.into(), format!("http://{addr}"));
     }
-    settings
-        .base_urls
-        .insert("https://api.github.com".into(), format!("http://{addr}/api/v3"));
+    settings.base_urls.insert(
+        "https://api.github.com".into(),
+        format!("http://{addr}/api/v3"),
+    );
     settings
         .base_urls
         .insert("https://gitlab.com".into(), format!("http://{addr}"));

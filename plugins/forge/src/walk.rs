@@ -51,6 +51,24 @@ impl Step {
         self.since.as_deref().is_none_or(|s| updated_at > s)
     }
 
+    /// For a phase listed whole each walk (releases, wiki pages): whether its first
+    /// page's ETag is the one of the last walk, so an incremental walk lists nothing;
+    /// otherwise the ETag becomes the phase's checkpoint.
+    ///
+    /// ```
+    /// # let mut s = tributary_forge::walk::Step { repo: "a/b".into(), phase: 2, incremental: true, since: Some("W/\"1\"".into()), next: None, mark: None, page_size: 100 };
+    /// assert!(s.unchanged(Some("W/\"1\"")));
+    /// assert!(!s.unchanged(Some("W/\"2\"")));
+    /// assert_eq!(s.mark.as_deref(), Some("W/\"2\""));
+    /// ```
+    pub fn unchanged(&mut self, etag: Option<&str>) -> bool {
+        if self.incremental && etag.is_some() && self.since.as_deref() == etag {
+            return true;
+        }
+        self.mark = etag.map(str::to_string);
+        false
+    }
+
     /// Keep `candidate` as the phase's mark when it is later than the one held (ISO
     /// 8601 times in one format compare as strings).
     ///

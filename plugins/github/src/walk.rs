@@ -136,6 +136,12 @@ fn issue_page(
     listed: &mut HashMap<String, Value>,
 ) -> Result<Found, Error> {
     let repo = st.repo.clone();
+    // Conditional in incremental walks only: a full walk's pages would make the
+    // integration's storage as large as the repository. The first page is kept under
+    // one key per repository: its URL changes with each checkpoint, and keys made from
+    // it would pile up in kv.
+    let cache = (st.incremental && st.next.is_none())
+        .then(|| format!("first/{}/issues", st.repo.to_ascii_lowercase()));
     let url = match st.next.take() {
         Some(u) => u,
         None => {
@@ -150,9 +156,6 @@ fn issue_page(
             u
         }
     };
-    // Full walks read every issue: their pages are not kept for conditional requests
-    // (they would make the integration's storage as large as the repository).
-    let cache = st.incremental.then(|| cache_key(base, &url));
     let resp = match api::get(&url, cache.as_deref()) {
         Ok(r) => r,
         // 410: issues are turned off for this repository.
@@ -186,11 +189,16 @@ fn issue_page(
 
 fn releases(base: &str, st: &mut Step) -> Result<Found, Error> {
     let repo = st.repo.clone();
+    let first = st.next.is_none();
     let url = st
         .next
         .take()
         .unwrap_or_else(|| format!("{base}/repos/{repo}/releases?per_page=100"));
     let resp = api::get(&url, Some(&cache_key(base, &url)))?;
+    // Newest first: new releases change the first page.
+    if first && st.unchanged(resp.header("etag")) {
+        return Ok(Found::default());
+    }
     let list: Vec<Value> = resp.json()?;
     let resources = list
         .iter()

@@ -28,6 +28,8 @@ pub const SCOPES: &[&str] = &["api"];
 pub struct Gitlab {
     /// Issues and merge requests of the last page listed, by resource id.
     listed: HashMap<String, Value>,
+    /// Default branch and web URL of the projects met in this job.
+    metas: walk::Metas,
 }
 
 /// `(project, kind, rest)` of a resource id `<project>/-/<kind>/<rest>`.
@@ -92,12 +94,12 @@ impl Provider for Gitlab {
     fn list(&mut self, config: &Config, req: ListRequest) -> Result<Page, Error> {
         let base = api::base(config);
         self.listed.clear();
-        let listed = &mut self.listed;
+        let (listed, metas) = (&mut self.listed, &mut self.metas);
         tributary_forge::walk::page(
             &req,
             walk::PHASES,
             || walk::projects(&base, config),
-            |st| walk::step(&base, st, listed),
+            |st| walk::step(&base, st, listed, metas),
         )
     }
 
@@ -126,7 +128,7 @@ impl Provider for Gitlab {
             return issues::content(&base, project, k, &item);
         }
         if kind == "blob" {
-            let (branch, web) = walk::project_meta(&base, project)?;
+            let (branch, web) = walk::project_meta(&base, project, &mut self.metas)?;
             let url = format!(
                 "{}/repository/files/{}?ref={}",
                 api::project(&base, project),

@@ -69,36 +69,49 @@ pub fn doc_ref(base: &str, project: &str, branch: &str, web: &str, e: &Entry) ->
     }
 }
 
+/// What a job knows of each project: default branch and web URL.
+pub type Metas = HashMap<String, (String, String)>;
+
 /// One step of phase `st.phase` of `st.repo`.
 pub fn step(
     base: &str,
     st: &mut Step,
     listed: &mut HashMap<String, Value>,
+    metas: &mut Metas,
 ) -> Result<Found, Error> {
     match st.phase {
-        0 => docs(base, st),
+        0 => docs(base, st, metas),
         1 => issue_page(base, st, Kind::Issue, listed),
         2 => issue_page(base, st, Kind::MergeRequest, listed),
-        _ => wiki(base, st),
+        _ => wiki(base, st, metas),
     }
 }
 
-/// The project's default branch and web URL (cached per walk in kv by ETag).
-pub fn project_meta(base: &str, project: &str) -> Result<(String, String), Error> {
+/// The project's default branch and web URL: asked once a job (conditionally).
+pub fn project_meta(
+    base: &str,
+    project: &str,
+    metas: &mut Metas,
+) -> Result<(String, String), Error> {
+    if let Some(m) = metas.get(project) {
+        return Ok(m.clone());
+    }
     let url = api::project(base, project);
     let meta = api::get_json(&url, Some(&cache_key(base, &url)))?;
-    Ok((
+    let m = (
         meta["default_branch"]
             .as_str()
             .unwrap_or("main")
             .to_string(),
         meta["web_url"].as_str().unwrap_or("").to_string(),
-    ))
+    );
+    metas.insert(project.to_string(), m.clone());
+    Ok(m)
 }
 
-fn docs(base: &str, st: &mut Step) -> Result<Found, Error> {
+fn docs(base: &str, st: &mut Step, metas: &mut Metas) -> Result<Found, Error> {
     let project = st.repo.clone();
-    let (branch, web) = project_meta(base, &project)?;
+    let (branch, web) = project_meta(base, &project, metas)?;
     let url = match st.next.take() {
         Some(u) => u,
         None => {
@@ -156,6 +169,10 @@ fn issue_page(
     listed: &mut HashMap<String, Value>,
 ) -> Result<Found, Error> {
     let project = st.repo.clone();
+    // The first page is kept under one key per repository and phase: its URL changes
+    // with each checkpoint, and keys made from it would pile up in kv.
+    let cache = (st.incremental && st.next.is_none())
+        .then(|| format!("first/{}/{}", st.repo.to_ascii_lowercase(), kind.path()));
     let url = match st.next.take() {
         Some(u) => u,
         None => {
@@ -172,11 +189,10 @@ fn issue_page(
             u
         }
     };
-    let cache = st.incremental.then(|| cache_key(base, &url));
     let resp = match api::get(&url, cache.as_deref()) {
         Ok(r) => r,
         // The feature is turned off for this project.
-        Err(Error::NotFound(why) | Error::Forbidden(why)) => {
+        Err(Error::NotFound(why)) => {
             log::info(&format!("{project}: no {} ({why})", kind.path()));
             return Ok(Found::default());
         }
@@ -202,15 +218,20 @@ fn issue_page(
     })
 }
 
-fn wiki(base: &str, st: &mut Step) -> Result<Found, Error> {
+fn wiki(base: &str, st: &mut Step, metas: &mut Metas) -> Result<Found, Error> {
     let project = st.repo.clone();
     let url = format!("{}/wikis?with_content=1", api::project(base, &project));
-    let pages: Vec<Value> = match api::get(&url, Some(&cache_key(base, &url))) {
-        Ok(r) => r.json()?,
+    let resp = match api::get(&url, Some(&cache_key(base, &url))) {
+        Ok(r) => r,
+        // The wiki is turned off for this project.
         Err(Error::NotFound(_) | Error::Forbidden(_)) => return Ok(Found::default()),
         Err(e) => return Err(e),
     };
-    let (_, web) = project_meta(base, &project)?;
+    if st.unchanged(resp.header("etag")) {
+        return Ok(Found::default());
+    }
+    let pages: Vec<Value> = resp.json()?;
+    let (_, web) = project_meta(base, &project, metas)?;
     let lower = project.to_ascii_lowercase();
     let resources = pages
         .iter()
