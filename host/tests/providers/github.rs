@@ -263,8 +263,21 @@ async fn works_when_github_walks_repositories_then_only_changes() {
         "{err:?}"
     );
 
-    // Nothing changed: every listing answers 304, nothing is listed, no budget is spent.
-    let token = pages.last().unwrap().sync_token.clone();
+    // Nothing changed. The first incremental walk keeps the issue listing's ETag (full
+    // walks do not keep issue pages); from then on every listing answers 304, nothing
+    // is listed, no budget is spent.
+    let primed = walk(
+        &mut s,
+        ListMode::Incremental,
+        pages.last().unwrap().sync_token.clone(),
+    )
+    .await;
+    assert!(
+        primed.iter().all(|p| p.resources.is_empty()),
+        "{:?}",
+        ids(&primed)
+    );
+    let token = primed.last().unwrap().sync_token.clone();
     let (budget, free) = {
         let g = fake.github.lock().unwrap();
         (g.remaining, g.not_modified)

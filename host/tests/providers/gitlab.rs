@@ -165,14 +165,36 @@ async fn works_when_gitlab_walks_projects_then_only_changes() {
     let mr = s.fetch("rivers/dams/-/merge_requests/40").await.unwrap();
     assert!(mr.title.starts_with("rivers/dams!40") && text(&mr).contains("load test"));
 
-    let token = pages.last().unwrap().sync_token.clone();
-    let free = gitlab.lock().unwrap().not_modified;
-    let quiet = walk(&mut s, ListMode::Incremental, token).await;
+    let primed = walk(
+        &mut s,
+        ListMode::Incremental,
+        pages.last().unwrap().sync_token.clone(),
+    )
+    .await;
+    assert!(ids(&primed).is_empty(), "{:?}", ids(&primed));
+    let (calls, free) = {
+        let g = gitlab.lock().unwrap();
+        (g.calls.len(), g.not_modified)
+    };
+    let quiet = walk(
+        &mut s,
+        ListMode::Incremental,
+        primed.last().unwrap().sync_token.clone(),
+    )
+    .await;
     assert!(ids(&quiet).is_empty(), "{:?}", ids(&quiet));
-    assert!(
-        gitlab.lock().unwrap().not_modified - free >= 8,
-        "conditional listings"
+    let g = gitlab.lock().unwrap();
+    assert_eq!(
+        g.not_modified - free,
+        g.calls.len() - calls,
+        "every listing of a quiet poll answers 304"
     );
+    assert_eq!(
+        g.calls.len() - calls,
+        8,
+        "branch, issues, merge requests, wiki of two projects"
+    );
+    drop(g);
 
     gitlab.lock().unwrap().project("rivers/dams").note(
         "issues",
