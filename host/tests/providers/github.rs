@@ -18,7 +18,6 @@ use crate::gdrive::walk;
 use crate::github_fake::{self, GitHub, TOKEN};
 use crate::slack::text;
 
-pub const LEVEES: &str = "rivers/levees";
 /// The issue whose comment the search tests look for.
 pub const FERRY: &str = "rivers/levees/issues/42";
 
@@ -292,18 +291,19 @@ async fn works_when_github_walks_repositories_then_only_changes() {
         "{:?}",
         ids(&quiet)
     );
-    let g = fake.github.lock().unwrap();
-    assert_eq!(g.remaining, budget, "304s are free");
-    assert_eq!(
-        g.not_modified - free,
-        8,
-        "repo, tree, issues, releases of two repositories"
-    );
-    assert!(
-        !g.calls.iter().rev().take(8).any(|c| c.contains("ghost")),
-        "the 404 one is not asked again"
-    );
-    drop(g);
+    {
+        let g = fake.github.lock().unwrap();
+        assert_eq!(g.remaining, budget, "304s are free");
+        assert_eq!(
+            g.not_modified - free,
+            8,
+            "repo, tree, issues, releases of two repositories"
+        );
+        assert!(
+            !g.calls.iter().rev().take(8).any(|c| c.contains("ghost")),
+            "the 404 one is not asked again"
+        );
+    }
 
     // A comment, a new issue, an edited README and a removed note.
     {

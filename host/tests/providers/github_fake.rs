@@ -494,7 +494,7 @@ fn route(
         }
         ("DELETE", ["hooks", id]) => {
             let before = repo.hooks.len();
-            repo.hooks.retain(|h| h["id"].to_string() != *id);
+            repo.hooks.retain(|h| h["id"].as_u64() != id.parse().ok());
             if repo.hooks.len() == before {
                 not_found()
             } else {

@@ -183,18 +183,19 @@ async fn works_when_gitlab_walks_projects_then_only_changes() {
     )
     .await;
     assert!(ids(&quiet).is_empty(), "{:?}", ids(&quiet));
-    let g = gitlab.lock().unwrap();
-    assert_eq!(
-        g.not_modified - free,
-        g.calls.len() - calls,
-        "every listing of a quiet poll answers 304"
-    );
-    assert_eq!(
-        g.calls.len() - calls,
-        8,
-        "branch, issues, merge requests, wiki of two projects"
-    );
-    drop(g);
+    {
+        let g = gitlab.lock().unwrap();
+        assert_eq!(
+            g.not_modified - free,
+            g.calls.len() - calls,
+            "every listing of a quiet poll answers 304"
+        );
+        assert_eq!(
+            g.calls.len() - calls,
+            8,
+            "branch, issues, merge requests, wiki of two projects"
+        );
+    }
 
     gitlab.lock().unwrap().project("rivers/dams").note(
         "issues",

@@ -414,7 +414,7 @@ fn route(
         }
         ("DELETE", ["hooks", hid]) => {
             let before = p.hooks.len();
-            p.hooks.retain(|h| h["id"].to_string() != *hid);
+            p.hooks.retain(|h| h["id"].as_u64() != hid.parse().ok());
             if p.hooks.len() == before {
                 Answer::Err(404, "404 Not found")
             } else {
