@@ -264,6 +264,22 @@ async fn works_when_github_walks_repositories_then_only_changes() {
         "{err:?}"
     );
 
+    // Ids that would walk out of the repository are refused before any request.
+    let before = fake.github.lock().unwrap().calls.len();
+    for bad in [
+        "rivers/levees/blob/../../../user",
+        "rivers/../issues/1",
+        "rivers/levees/issues/..",
+        "rivers/levees/blob/docs//x.md",
+    ] {
+        let err = s.fetch(bad).await.unwrap_err();
+        assert!(
+            matches!(err, CallError::Plugin(PluginError::InvalidInput(_))),
+            "{bad}: {err:?}"
+        );
+    }
+    assert_eq!(fake.github.lock().unwrap().calls.len(), before);
+
     // Nothing changed. The first incremental walk keeps the issue listing's ETag (full
     // walks do not keep issue pages); from then on every listing answers 304, nothing
     // is listed, no budget is spent.

@@ -159,4 +159,23 @@ async fn works_when_a_user_connects_github_enterprise_and_hooks_update_issues() 
         found["results"][0]["external_id"], "rivers/levees/issues/9",
         "{found}"
     );
+
+    // Disconnecting removes the hooks at GitHub.
+    let gone = http
+        .delete(format!("{}/api/integrations/github", s.base))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 204);
+    let g = github.lock().unwrap();
+    assert!(
+        g.repos.values().all(|r| r.hooks.is_empty()),
+        "hooks deleted"
+    );
+    assert!(
+        g.calls
+            .iter()
+            .any(|c| c.starts_with("DELETE /repos/rivers/levees/hooks/"))
+    );
 }

@@ -165,6 +165,17 @@ async fn works_when_gitlab_walks_projects_then_only_changes() {
     let mr = s.fetch("rivers/dams/-/merge_requests/40").await.unwrap();
     assert!(mr.title.starts_with("rivers/dams!40") && text(&mr).contains("load test"));
 
+    for bad in [
+        "rivers/../-/issues/1",
+        "rivers/dams/-/blob/../../user",
+        "no-separator",
+    ] {
+        let err = s.fetch(bad).await.unwrap_err();
+        assert!(
+            matches!(err, CallError::Plugin(PluginError::InvalidInput(_))),
+            "{bad}: {err:?}"
+        );
+    }
     let primed = walk(
         &mut s,
         ListMode::Incremental,
@@ -332,5 +343,19 @@ async fn works_when_a_self_managed_gitlab_is_connected_with_a_token_and_hooks_up
     assert_eq!(
         found["results"][0]["external_id"], "rivers/dams/-/issues/5",
         "{found}"
+    );
+
+    // Disconnecting removes the project hooks.
+    let gone = http
+        .delete(format!("{}/api/integrations/gitlab", s.base))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 204);
+    let g = gitlab.lock().unwrap();
+    assert!(
+        g.projects.values().all(|p| p.hooks.is_empty()),
+        "hooks deleted"
     );
 }

@@ -38,6 +38,41 @@ pub fn all_pages(
     Ok(out)
 }
 
+/// Whether `path` is a repository path as GitHub and GitLab allow them (`owner/name`,
+/// `group/sub/project`): never an empty, `.` or `..` segment or another separator, so
+/// an id or a config value cannot walk to another API path.
+///
+/// ```
+/// assert!(tributary_forge::valid_path("rivers/sub/weirs.io"));
+/// assert!(!tributary_forge::valid_path("rivers/../admin"));
+/// assert!(!tributary_forge::valid_path("rivers/a?b"));
+/// ```
+pub fn valid_path(path: &str) -> bool {
+    path.len() <= 255
+        && path.split('/').all(|p| {
+            !p.is_empty()
+                && p != "."
+                && p != ".."
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        })
+}
+
+/// Whether `path` is a file path inside a repository that stays inside it: no empty,
+/// `.` or `..` segment (an HTTP client would resolve those into another API path).
+///
+/// ```
+/// assert!(tributary_forge::valid_file_path("docs/ops/runbook.md"));
+/// assert!(!tributary_forge::valid_file_path("../../user"));
+/// assert!(!tributary_forge::valid_file_path("docs//a.md"));
+/// ```
+pub fn valid_file_path(path: &str) -> bool {
+    path.len() <= 4096
+        && path
+            .split('/')
+            .all(|p| !p.is_empty() && p != "." && p != "..")
+}
+
 /// The repositories (GitHub `owner/name`, GitLab `group/project` or numeric id) named in
 /// config `key`, comma- or whitespace-separated, in order, without repeats; at most `max`.
 ///
@@ -59,14 +94,7 @@ pub fn named_repos(config: &Config, key: &str, max: usize) -> Result<Vec<String>
         .map(|s| s.trim().trim_matches('/'))
         .filter(|s| !s.is_empty())
     {
-        let valid = name.len() <= 255
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
-            && !name
-                .split('/')
-                .any(|p| p.is_empty() || p == "." || p == "..");
-        if !valid {
+        if !valid_path(name) {
             return Err(Error::invalid_config(format!(
                 "{key}: {name:?} is not a repository path"
             )));

@@ -35,7 +35,11 @@ pub struct Github {
 fn parse_id(id: &str) -> Result<(String, &str, &str), Error> {
     let mut parts = id.splitn(4, '/');
     match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some(o), Some(n), Some(kind), Some(rest)) if !rest.is_empty() => {
+        // Owner and name as GitHub allows them: never `.`/`..` or a separator, so an id
+        // cannot walk to another API path.
+        (Some(o), Some(n), Some(kind), Some(rest))
+            if !rest.is_empty() && tributary_forge::valid_path(&format!("{o}/{n}")) =>
+        {
             Ok((format!("{o}/{n}"), kind, rest))
         }
         _ => Err(Error::invalid_input(format!(
@@ -115,7 +119,14 @@ impl Provider for Github {
                 "{repo} is not synced by this integration"
             )));
         }
+        let number_ok = rest.bytes().all(|b| b.is_ascii_digit());
         match kind {
+            "issues" | "pull" if !number_ok => {
+                Err(Error::invalid_input(format!("{id:?}: not an issue number")))
+            }
+            "blob" if !tributary_forge::valid_file_path(rest) => Err(Error::invalid_input(
+                format!("{id:?}: not a path inside the repository"),
+            )),
             "issues" | "pull" => {
                 let item = match self.listed.get(id) {
                     Some(item) => item.clone(),

@@ -37,6 +37,10 @@ fn parse_id(id: &str) -> Result<(&str, &str, &str), Error> {
     let bad = || Error::invalid_input(format!("{id:?} is not a GitLab resource id"));
     let (project, tail) = id.split_once("/-/").ok_or_else(bad)?;
     let (kind, rest) = tail.split_once('/').ok_or_else(bad)?;
+    let ok = tributary_forge::valid_path(project);
+    if !ok || !tributary_forge::valid_file_path(rest) {
+        return Err(bad());
+    }
     Ok((project, kind, rest))
 }
 
