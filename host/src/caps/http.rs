@@ -81,11 +81,28 @@ impl CallContext {
         Ok((url.clone(), false))
     }
 
+    /// Whether `url`'s host is allowed only through a `config:<key>` entry: a host the
+    /// integration's config names, which anyone who may edit that config can change.
+    fn config_named_host(&self, url: &Url) -> bool {
+        let host = url.host_str().unwrap_or_default();
+        let fixed: Vec<String> = self
+            .manifest
+            .allowed_hosts
+            .iter()
+            .filter(|p| !p.starts_with("config:"))
+            .cloned()
+            .collect();
+        !egress::host_allowed(host, &fixed, &[])
+    }
+
+    /// Add the integration's credential; `config_host` when the request goes to a host
+    /// named in the integration's config (see [`CallContext::config_named_host`]).
     async fn credential_headers(
         &self,
         url: &mut Url,
         headers: &mut HeaderMap,
         refreshed: bool,
+        config_host: bool,
     ) -> Result<(), PluginError> {
         let cred = if refreshed {
             self.refresh_credential().await?
@@ -94,6 +111,15 @@ impl CallContext {
                 PluginError::Unauthorized("the integration has no credentials".into())
             })?
         };
+        // An OAuth token was issued by the provider's (or the admin's overridden)
+        // server; it never goes to a host taken from config, which another member of an
+        // organization could point at a server of theirs.
+        if config_host && cred.kind == Kind::Oauth2 {
+            return Err(PluginError::Forbidden(format!(
+                "an OAuth token is not sent to `{}`, a host named in the integration's config; connect with a token for that server instead",
+                url.host_str().unwrap_or_default()
+            )));
+        }
         let bad =
             |_| PluginError::InvalidConfig("the credential is not a valid header value".into());
         match (&self.manifest.injection, cred.kind) {
@@ -181,7 +207,9 @@ impl CallContext {
             // target elsewhere.
             let with_credentials = req.authenticate && egress::origin(&url) == first_origin;
             if with_credentials {
-                self.credential_headers(&mut target, &mut hop_headers, refreshed)
+                // Judged on the host the plugin named: an override target is the admin's.
+                let config_host = !overridden && self.config_named_host(&url);
+                self.credential_headers(&mut target, &mut hop_headers, refreshed, config_host)
                     .await?;
             }
             // Every request, redirects and retries included, spends the provider's budget.

@@ -426,3 +426,39 @@ async fn works_when_a_delivery_is_signed_as_githubs_documented_example() {
         .unwrap();
     assert!(!out.verified);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_when_an_oauth_token_would_go_to_a_server_named_in_config() {
+    let github = Arc::new(Mutex::new(fixture()));
+    let addr = serve(github_fake::router(github.clone())).await;
+    let t = host(None, &["github"], Limits::default(), true).await;
+    let config = vec![("api_url".to_string(), format!("http://{addr}/api/v3"))];
+    let token = |kind| Credential {
+        kind,
+        secret: TOKEN.into(),
+        username: None,
+        scopes: vec![],
+        expires_at: None,
+    };
+    // Whoever may edit the config must not be able to send the OAuth token elsewhere.
+    t.credentials.set("gh-oauth", token(Kind::Oauth2));
+    let mut s = t
+        .runtime
+        .session("github", Some(Integration::new("gh-oauth", config.clone())))
+        .await
+        .unwrap();
+    let err = s.check().await.unwrap_err();
+    assert!(
+        matches!(&err, CallError::Plugin(PluginError::Forbidden(m)) if m.contains("named in the integration's config")),
+        "{err:?}"
+    );
+    assert!(github.lock().unwrap().calls.is_empty(), "nothing was sent");
+    // A token the user made for that server goes there.
+    t.credentials.set("gh-pat", token(Kind::ApiKey));
+    let mut s = t
+        .runtime
+        .session("github", Some(Integration::new("gh-pat", config)))
+        .await
+        .unwrap();
+    assert_eq!(s.check().await.unwrap().id, "7");
+}
