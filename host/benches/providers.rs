@@ -13,6 +13,8 @@ mod discord_fake;
 mod drive_fake;
 #[path = "../tests/providers/github_fake.rs"]
 mod github_fake;
+#[path = "../tests/providers/github_repo.rs"]
+mod github_repo;
 #[path = "../tests/providers/gitlab_fake.rs"]
 mod gitlab_fake;
 #[path = "../tests/providers/gmail_fake.rs"]

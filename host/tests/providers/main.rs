@@ -17,6 +17,7 @@ mod gdrive_sync;
 mod github;
 mod github_connect;
 mod github_fake;
+mod github_repo;
 mod gitlab;
 mod gitlab_fake;
 mod gmail;
