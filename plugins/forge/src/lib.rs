@@ -13,7 +13,74 @@ pub mod walk;
 
 use serde_json::Value;
 use tributary_sdk::http::Response;
-use tributary_sdk::{Config, Error};
+use tributary_sdk::{Account, Config, Error};
+
+/// Repositories one integration may sync.
+pub const MAX_REPOS: usize = 100;
+/// Repositories synced when none are named and no maximum is set.
+pub const DEFAULT_MAX_REPOS: i64 = 30;
+
+/// The repositories of an integration: those named in config `key`, else the first of
+/// `listed()` (the person's, most recent first), up to config `max_key` (default 30, at
+/// most [`MAX_REPOS`]).
+///
+/// ```
+/// use tributary_sdk::Config;
+/// let c = Config::from(vec![("max_repos".to_string(), "2".to_string())]);
+/// let all = || Ok(vec!["a/1".to_string(), "a/2".into(), "a/3".into()]);
+/// assert_eq!(tributary_forge::chosen_repos(&c, "repos", "max_repos", all).unwrap(), vec!["a/1", "a/2"]);
+/// let c = Config::from(vec![("repos".to_string(), "b/1".to_string())]);
+/// assert_eq!(tributary_forge::chosen_repos(&c, "repos", "max_repos", || unreachable!()).unwrap(), vec!["b/1"]);
+/// ```
+pub fn chosen_repos(
+    config: &Config,
+    key: &str,
+    max_key: &str,
+    listed: impl FnOnce() -> Result<Vec<String>, Error>,
+) -> Result<Vec<String>, Error> {
+    let named = named_repos(config, key, MAX_REPOS)?;
+    if !named.is_empty() {
+        return Ok(named);
+    }
+    let max = config.number(max_key, DEFAULT_MAX_REPOS)?;
+    let max = usize::try_from(max).unwrap_or(0).clamp(1, MAX_REPOS);
+    Ok(listed()?.into_iter().take(max).collect())
+}
+
+/// The account of a `/user` answer (GitHub and GitLab share its shape): numeric `id`,
+/// `name` (else the handle under `handle_key`), `email`.
+///
+/// ```
+/// let me = serde_json::json!({"id": 7, "login": "ada", "name": "", "email": null});
+/// let a = tributary_forge::account(&me, "login").unwrap();
+/// assert_eq!((a.id.as_str(), a.name.as_str(), a.email), ("7", "ada", None));
+/// assert!(tributary_forge::account(&serde_json::json!({}), "login").is_err());
+/// ```
+pub fn account(me: &Value, handle_key: &str) -> Result<Account, Error> {
+    let handle = me[handle_key]
+        .as_str()
+        .ok_or_else(|| Error::invalid_input(format!("/user named no {handle_key}")))?;
+    Ok(Account {
+        id: me["id"]
+            .as_u64()
+            .map_or_else(|| handle.to_string(), |i| i.to_string()),
+        name: me["name"]
+            .as_str()
+            .filter(|n| !n.is_empty())
+            .unwrap_or(handle)
+            .to_string(),
+        email: me["email"].as_str().map(str::to_string),
+    })
+}
+
+/// The kv key of a conditional GET of `url`: its path and query below the API root.
+///
+/// ```
+/// assert_eq!(tributary_forge::cache_key("https://a/api/v4", "https://a/api/v4/projects/1"), "get/projects/1");
+/// ```
+pub fn cache_key(base: &str, url: &str) -> String {
+    format!("get{}", url.strip_prefix(base).unwrap_or(url))
+}
 
 /// Every item of a paged JSON-array listing (comments, notes, hooks), following
 /// [`tributary_sdk::paging::next_url`]; at most `max_pages` pages, each read by `get`.

@@ -4,8 +4,12 @@
 //! the walk's checkpoints (`tributary_sdk::checkpoint`), so an incremental walk asks
 //! only for what changed after it, and a walk that fails never moves them.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use tributary_sdk::checkpoint::{self, Marks};
+use tributary_sdk::http::Response;
 use tributary_sdk::prelude::*;
 
 /// Where the walk is; the host hands it back as the page cursor.
@@ -212,4 +216,55 @@ fn done(cursor: &Cursor) -> Page {
     let mut page = Page::last(Vec::new());
     page.sync_token = Some(cursor.walk.clone());
     page
+}
+
+/// One page of an "updated since" listing (issues, merge requests): the first page's URL
+/// from `first_url` (given the checkpoint, URL-encoded, in incremental walks), later ones
+/// from the answer's `Link`/`X-Next-Page`. Incremental walks ask conditionally, the first
+/// page under one kv key per repository and `phase` (its URL changes with each
+/// checkpoint; keys made from it would pile up); full walks do not keep pages (they
+/// would make the integration's storage as large as the repository). Items not newer
+/// than the checkpoint are left out; the newest `updated_at` becomes the mark; each
+/// item's reference is made by `reference` and the item kept in `listed` for `fetch`.
+/// Not found (the feature turned off) is an empty phase.
+pub fn updated_page(
+    st: &mut Step,
+    phase: &str,
+    first_url: impl FnOnce(Option<String>) -> String,
+    get: impl FnOnce(&str, Option<&str>) -> Result<Response, Error>,
+    reference: impl Fn(&Value) -> Option<Resource>,
+    listed: &mut HashMap<String, Value>,
+) -> Result<Found, Error> {
+    let cache = (st.incremental && st.next.is_none())
+        .then(|| format!("first/{}/{phase}", st.repo.to_ascii_lowercase()));
+    let url = match st.next.take() {
+        Some(u) => u,
+        None => first_url(st.since.as_deref().map(tributary_sdk::url::encode)),
+    };
+    let resp = match get(&url, cache.as_deref()) {
+        Ok(r) => r,
+        Err(Error::NotFound(why)) => {
+            log::info(&format!("{}: no {phase} ({why})", st.repo));
+            return Ok(Found::default());
+        }
+        Err(e) => return Err(e),
+    };
+    let items: Vec<Value> = resp.json()?;
+    let mut resources = Vec::with_capacity(items.len());
+    for item in items {
+        let at = item["updated_at"].as_str().unwrap_or("");
+        if !st.is_new(at) {
+            continue;
+        }
+        st.advance_mark(at);
+        if let Some(r) = reference(&item) {
+            listed.insert(r.id.clone(), item);
+            resources.push(r);
+        }
+    }
+    st.next = tributary_sdk::paging::next_url(&url, &resp);
+    Ok(Found {
+        resources,
+        deleted: Vec::new(),
+    })
 }

@@ -81,21 +81,10 @@ impl Provider for Github {
     }
 
     fn check(&mut self, config: &Config) -> Result<Account, Error> {
-        let me = api::get_json(&format!("{}/user", api::base(config)), None)?;
-        let login = me["login"]
-            .as_str()
-            .ok_or_else(|| Error::invalid_input("GitHub /user named no login"))?;
-        Ok(Account {
-            id: me["id"]
-                .as_u64()
-                .map_or_else(|| login.to_string(), |i| i.to_string()),
-            name: me["name"]
-                .as_str()
-                .filter(|n| !n.is_empty())
-                .unwrap_or(login)
-                .to_string(),
-            email: me["email"].as_str().map(str::to_string),
-        })
+        tributary_forge::account(
+            &api::get_json(&format!("{}/user", api::base(config)), None)?,
+            "login",
+        )
     }
 
     fn list(&mut self, config: &Config, req: ListRequest) -> Result<Page, Error> {
@@ -113,7 +102,7 @@ impl Provider for Github {
     fn fetch(&mut self, config: &Config, id: &str) -> Result<Content, Error> {
         let base = api::base(config);
         let (repo, kind, rest) = parse_id(id)?;
-        let named = tributary_forge::named_repos(config, "repos", walk::MAX_REPOS)?;
+        let named = tributary_forge::named_repos(config, "repos", tributary_forge::MAX_REPOS)?;
         if !named.is_empty() && !named.iter().any(|r| r.eq_ignore_ascii_case(&repo)) {
             return Err(Error::not_found(format!(
                 "{repo} is not synced by this integration"
@@ -165,7 +154,7 @@ impl Provider for Github {
     }
 
     fn webhook(&mut self, config: &Config, req: WebhookRequest) -> Result<WebhookOutcome, Error> {
-        let repos = tributary_forge::named_repos(config, "repos", walk::MAX_REPOS)?;
+        let repos = tributary_forge::named_repos(config, "repos", tributary_forge::MAX_REPOS)?;
         events::delivery(&req, &repos)
     }
 

@@ -16,34 +16,20 @@ use crate::{api, issues};
 
 /// Phases of one repository.
 pub const PHASES: u8 = 3;
-/// Repositories synced when none are named and `max_repos` is not set.
-pub const DEFAULT_MAX_REPOS: i64 = 30;
-/// Repositories one integration may sync.
-pub const MAX_REPOS: usize = 100;
 
 /// The repositories of this integration: those named in `repos`, else the ones the
 /// person can read, most recently pushed first, up to `max_repos`.
 pub fn repos(base: &str, config: &Config) -> Result<Vec<String>, Error> {
-    let named = tributary_forge::named_repos(config, "repos", MAX_REPOS)?;
-    if !named.is_empty() {
-        return Ok(named);
-    }
-    let max = config.number("max_repos", DEFAULT_MAX_REPOS)?;
-    let max = usize::try_from(max).unwrap_or(0).clamp(1, MAX_REPOS);
-    let url = format!("{base}/user/repos?per_page=100&sort=pushed");
-    let list = api::get_json(&url, Some("user/repos"))?;
-    Ok(list
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|r| r["full_name"].as_str().map(str::to_string))
-        .take(max)
-        .collect())
-}
-
-/// The kv key of a conditional GET of `url` (below the API root).
-fn cache_key(base: &str, url: &str) -> String {
-    format!("get{}", url.strip_prefix(base).unwrap_or(url))
+    tributary_forge::chosen_repos(config, "repos", "max_repos", || {
+        let url = format!("{base}/user/repos?per_page=100&sort=pushed");
+        let list = api::get_json(&url, Some("user/repos"))?;
+        Ok(list
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r["full_name"].as_str().map(str::to_string))
+            .collect())
+    })
 }
 
 /// The resource id of document `path` of `repo`.
@@ -84,7 +70,7 @@ pub fn step(
 fn docs(base: &str, st: &mut Step) -> Result<Found, Error> {
     let repo = st.repo.clone();
     let url = format!("{base}/repos/{repo}");
-    let meta = api::get_json(&url, Some(&cache_key(base, &url)))?;
+    let meta = api::get_json(&url, Some(&tributary_forge::cache_key(base, &url)))?;
     let branch = meta["default_branch"]
         .as_str()
         .unwrap_or("main")
@@ -94,7 +80,7 @@ fn docs(base: &str, st: &mut Step) -> Result<Found, Error> {
         "{base}/repos/{repo}/git/trees/{}?recursive=1",
         encode(&branch)
     );
-    let resp = match api::get(&url, Some(&cache_key(base, &url))) {
+    let resp = match api::get(&url, Some(&tributary_forge::cache_key(base, &url))) {
         Ok(r) => r,
         // 409: an empty repository has no tree.
         Err(Error::Other(why)) if why.starts_with("GitHub 409") => return Ok(Found::default()),
@@ -136,55 +122,25 @@ fn issue_page(
     listed: &mut HashMap<String, Value>,
 ) -> Result<Found, Error> {
     let repo = st.repo.clone();
-    // Conditional in incremental walks only: a full walk's pages would make the
-    // integration's storage as large as the repository. The first page is kept under
-    // one key per repository: its URL changes with each checkpoint, and keys made from
-    // it would pile up in kv.
-    let cache = (st.incremental && st.next.is_none())
-        .then(|| format!("first/{}/issues", st.repo.to_ascii_lowercase()));
-    let url = match st.next.take() {
-        Some(u) => u,
-        None => {
+    let size = st.page_size;
+    // 410 (issues turned off) is a not found: an empty phase.
+    tributary_forge::walk::updated_page(
+        st,
+        "issues",
+        |since| {
             let mut u = format!(
-                "{base}/repos/{repo}/issues?state=all&sort=updated&direction=asc&per_page={}",
-                st.page_size
+                "{base}/repos/{repo}/issues?state=all&sort=updated&direction=asc&per_page={size}"
             );
-            if let Some(since) = &st.since {
+            if let Some(since) = since {
                 u.push_str("&since=");
-                u.push_str(&encode(since));
+                u.push_str(&since);
             }
             u
-        }
-    };
-    let resp = match api::get(&url, cache.as_deref()) {
-        Ok(r) => r,
-        // 410: issues are turned off for this repository.
-        Err(Error::NotFound(why)) => {
-            log::info(&format!("{repo}: no issues ({why})"));
-            return Ok(Found::default());
-        }
-        Err(e) => return Err(e),
-    };
-    let items: Vec<Value> = resp.json()?;
-    let mut resources = Vec::with_capacity(items.len());
-    for item in items {
-        let at = item["updated_at"].as_str().unwrap_or("");
-        if !st.is_new(at) {
-            continue;
-        }
-        st.advance_mark(at);
-        if let Some(r) = issues::reference(&repo, &item) {
-            listed.insert(r.id.clone(), item);
-            resources.push(r);
-        }
-    }
-    st.next = resp
-        .header("link")
-        .and_then(tributary_sdk::paging::next_link);
-    Ok(Found {
-        resources,
-        deleted: Vec::new(),
-    })
+        },
+        api::get,
+        |item| issues::reference(&repo, item),
+        listed,
+    )
 }
 
 fn releases(base: &str, st: &mut Step) -> Result<Found, Error> {
@@ -194,7 +150,7 @@ fn releases(base: &str, st: &mut Step) -> Result<Found, Error> {
         .next
         .take()
         .unwrap_or_else(|| format!("{base}/repos/{repo}/releases?per_page=100"));
-    let resp = api::get(&url, Some(&cache_key(base, &url)))?;
+    let resp = api::get(&url, Some(&tributary_forge::cache_key(base, &url)))?;
     // Newest first: new releases change the first page.
     if first && st.unchanged(resp.header("etag")) {
         return Ok(Found::default());

@@ -78,21 +78,10 @@ impl Provider for Gitlab {
     }
 
     fn check(&mut self, config: &Config) -> Result<Account, Error> {
-        let me = api::get_json(&format!("{}/user", api::base(config)), None)?;
-        let username = me["username"]
-            .as_str()
-            .ok_or_else(|| Error::invalid_input("GitLab /user named no username"))?;
-        Ok(Account {
-            id: me["id"]
-                .as_u64()
-                .map_or_else(|| username.to_string(), |i| i.to_string()),
-            name: me["name"]
-                .as_str()
-                .filter(|n| !n.is_empty())
-                .unwrap_or(username)
-                .to_string(),
-            email: me["email"].as_str().map(str::to_string),
-        })
+        tributary_forge::account(
+            &api::get_json(&format!("{}/user", api::base(config)), None)?,
+            "username",
+        )
     }
 
     fn list(&mut self, config: &Config, req: ListRequest) -> Result<Page, Error> {
@@ -110,7 +99,7 @@ impl Provider for Gitlab {
     fn fetch(&mut self, config: &Config, id: &str) -> Result<Content, Error> {
         let base = api::base(config);
         let (project, kind, rest) = parse_id(id)?;
-        let named = tributary_forge::named_repos(config, "projects", walk::MAX_PROJECTS)?;
+        let named = tributary_forge::named_repos(config, "projects", tributary_forge::MAX_REPOS)?;
         if !named.is_empty() && !named.iter().any(|p| p.eq_ignore_ascii_case(project)) {
             return Err(Error::not_found(format!(
                 "{project} is not synced by this integration"
@@ -157,7 +146,7 @@ impl Provider for Gitlab {
     }
 
     fn webhook(&mut self, config: &Config, req: WebhookRequest) -> Result<WebhookOutcome, Error> {
-        let named = tributary_forge::named_repos(config, "projects", walk::MAX_PROJECTS)?;
+        let named = tributary_forge::named_repos(config, "projects", tributary_forge::MAX_REPOS)?;
         events::delivery(&req, &named)
     }
 

@@ -17,35 +17,22 @@ use crate::issues::{self, Kind};
 
 /// Phases of one project.
 pub const PHASES: u8 = 4;
-/// Projects synced when none are named and `max_projects` is not set.
-pub const DEFAULT_MAX: i64 = 30;
-/// Projects one integration may sync.
-pub const MAX_PROJECTS: usize = 100;
 
 /// The projects of this integration: those named in `projects`, else the person's
 /// (membership), most recently active first, up to `max_projects`.
 pub fn projects(base: &str, config: &Config) -> Result<Vec<String>, Error> {
-    let named = tributary_forge::named_repos(config, "projects", MAX_PROJECTS)?;
-    if !named.is_empty() {
-        return Ok(named);
-    }
-    let max = config.number("max_projects", DEFAULT_MAX)?;
-    let max = usize::try_from(max).unwrap_or(0).clamp(1, MAX_PROJECTS);
-    let url = format!(
-        "{base}/projects?membership=true&simple=true&order_by=last_activity_at&sort=desc&per_page=100"
-    );
-    let list = api::get_json(&url, Some("projects"))?;
-    Ok(list
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|p| p["path_with_namespace"].as_str().map(str::to_string))
-        .take(max)
-        .collect())
-}
-
-fn cache_key(base: &str, url: &str) -> String {
-    format!("get{}", url.strip_prefix(base).unwrap_or(url))
+    tributary_forge::chosen_repos(config, "projects", "max_projects", || {
+        let url = format!(
+            "{base}/projects?membership=true&simple=true&order_by=last_activity_at&sort=desc&per_page=100"
+        );
+        let list = api::get_json(&url, Some("projects"))?;
+        Ok(list
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["path_with_namespace"].as_str().map(str::to_string))
+            .collect())
+    })
 }
 
 /// The resource id of document `path` of `project`.
@@ -97,7 +84,7 @@ pub fn project_meta(
         return Ok(m.clone());
     }
     let url = api::project(base, project);
-    let meta = api::get_json(&url, Some(&cache_key(base, &url)))?;
+    let meta = api::get_json(&url, Some(&tributary_forge::cache_key(base, &url)))?;
     let m = (
         meta["default_branch"]
             .as_str()
@@ -120,7 +107,7 @@ fn docs(base: &str, st: &mut Step, metas: &mut Metas) -> Result<Found, Error> {
                 api::project(base, &project),
                 encode(&branch)
             );
-            let head = match api::get_json(&url, Some(&cache_key(base, &url))) {
+            let head = match api::get_json(&url, Some(&tributary_forge::cache_key(base, &url))) {
                 Ok(b) => b["commit"]["id"].as_str().unwrap_or("").to_string(),
                 // An empty repository has no branch.
                 Err(Error::NotFound(_)) => return Ok(Found::default()),
@@ -169,59 +156,32 @@ fn issue_page(
     listed: &mut HashMap<String, Value>,
 ) -> Result<Found, Error> {
     let project = st.repo.clone();
-    // The first page is kept under one key per repository and phase: its URL changes
-    // with each checkpoint, and keys made from it would pile up in kv.
-    let cache = (st.incremental && st.next.is_none())
-        .then(|| format!("first/{}/{}", st.repo.to_ascii_lowercase(), kind.path()));
-    let url = match st.next.take() {
-        Some(u) => u,
-        None => {
+    let size = st.page_size;
+    tributary_forge::walk::updated_page(
+        st,
+        kind.path(),
+        |since| {
             let mut u = format!(
-                "{}/{}?order_by=updated_at&sort=asc&per_page={}",
+                "{}/{}?order_by=updated_at&sort=asc&per_page={size}",
                 api::project(base, &project),
-                kind.path(),
-                st.page_size
+                kind.path()
             );
-            if let Some(since) = &st.since {
+            if let Some(since) = since {
                 u.push_str("&updated_after=");
-                u.push_str(&encode(since));
+                u.push_str(&since);
             }
             u
-        }
-    };
-    let resp = match api::get(&url, cache.as_deref()) {
-        Ok(r) => r,
-        // The feature is turned off for this project.
-        Err(Error::NotFound(why)) => {
-            log::info(&format!("{project}: no {} ({why})", kind.path()));
-            return Ok(Found::default());
-        }
-        Err(e) => return Err(e),
-    };
-    let items: Vec<Value> = resp.json()?;
-    let mut resources = Vec::with_capacity(items.len());
-    for item in items {
-        let at = item["updated_at"].as_str().unwrap_or("");
-        if !st.is_new(at) {
-            continue;
-        }
-        st.advance_mark(at);
-        if let Some(r) = issues::reference(&project, kind, &item) {
-            listed.insert(r.id.clone(), item);
-            resources.push(r);
-        }
-    }
-    st.next = tributary_sdk::paging::next_url(&url, &resp);
-    Ok(Found {
-        resources,
-        deleted: Vec::new(),
-    })
+        },
+        api::get,
+        |item| issues::reference(&project, kind, item),
+        listed,
+    )
 }
 
 fn wiki(base: &str, st: &mut Step, metas: &mut Metas) -> Result<Found, Error> {
     let project = st.repo.clone();
     let url = format!("{}/wikis?with_content=1", api::project(base, &project));
-    let resp = match api::get(&url, Some(&cache_key(base, &url))) {
+    let resp = match api::get(&url, Some(&tributary_forge::cache_key(base, &url))) {
         Ok(r) => r,
         // The wiki is turned off for this project.
         Err(Error::NotFound(_) | Error::Forbidden(_)) => return Ok(Found::default()),
