@@ -174,7 +174,12 @@ async fn api(
             return error(s, &m, rate_headers(&g));
         }
     };
-    let bytes = serde_json::to_vec(&value).unwrap();
+    // A 204 (a hook deleted) has no body at all.
+    let bytes = if status == 204 {
+        Vec::new()
+    } else {
+        serde_json::to_vec(&value).unwrap()
+    };
     let etag = format!("W/\"{}\"", hex::encode(Sha256::digest(&bytes)));
     let matched = headers.get("if-none-match").and_then(|v| v.to_str().ok()) == Some(etag.as_str());
     let mut r = if matched && status == 200 {

@@ -198,7 +198,12 @@ async fn api(
         Answer::Err(s, m) => return msg(s, m),
         Answer::Raw(b) => (StatusCode::OK, b).into_response(),
         Answer::Json(status, v, extra) => {
-            let bytes = serde_json::to_vec(&v).unwrap();
+            // A 204 (a hook deleted) has no body at all.
+            let bytes = if status == 204 {
+                Vec::new()
+            } else {
+                serde_json::to_vec(&v).unwrap()
+            };
             let etag = format!("W/\"{}\"", hex::encode(Sha256::digest(&bytes)));
             let mut r = if status == 200 && h("if-none-match") == etag {
                 g.not_modified += 1;
