@@ -14,6 +14,7 @@ pub mod db;
 pub mod egress;
 pub mod index;
 pub mod ingest;
+pub mod jwt;
 pub mod metrics;
 pub mod model;
 pub mod oauth;
@@ -22,6 +23,7 @@ pub mod scopes;
 pub mod server;
 pub mod services;
 pub mod sync;
+pub mod ui;
 pub mod vault;
 pub mod webhooks;
 

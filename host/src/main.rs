@@ -121,6 +121,36 @@ enum UsersCommand {
         /// Make the user a platform admin.
         #[arg(long)]
         admin: bool,
+        /// Read a password from the first line of stdin; otherwise a one-time sign-in
+        /// link is printed.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Base URL the printed sign-in link points at.
+        #[arg(
+            long,
+            env = "TRIBUTARY_PUBLIC_URL",
+            default_value = "http://127.0.0.1:8080"
+        )]
+        public_url: String,
+    },
+    /// Set a user's password (first line of stdin); their sessions end.
+    SetPassword {
+        /// The user's email.
+        #[arg(long)]
+        email: String,
+    },
+    /// Print a one-time sign-in link (valid 15 minutes).
+    SignInLink {
+        /// The user's email.
+        #[arg(long)]
+        email: String,
+        /// Base URL the link points at.
+        #[arg(
+            long,
+            env = "TRIBUTARY_PUBLIC_URL",
+            default_value = "http://127.0.0.1:8080"
+        )]
+        public_url: String,
     },
 }
 
@@ -188,8 +218,15 @@ async fn admin_command(config: &HostConfig, command: Command) -> anyhow::Result<
     };
     match command {
         Command::Users {
-            command: UsersCommand::Create { email, admin },
+            command:
+                UsersCommand::Create {
+                    email,
+                    admin,
+                    password_stdin,
+                    public_url,
+                },
         } => {
+            let email = email.trim().to_lowercase();
             if !email.contains('@') || email.len() > 254 {
                 anyhow::bail!("{email:?} is not an email address");
             }
@@ -203,6 +240,23 @@ async fn admin_command(config: &HostConfig, command: Command) -> anyhow::Result<
                 u.id,
                 if admin { ", platform admin" } else { "" }
             );
+            if password_stdin {
+                set_password(db, &u).await?;
+            } else {
+                print_sign_in_link(db, &u, &public_url).await?;
+            }
+        }
+        Command::Users {
+            command: UsersCommand::SetPassword { email },
+        } => {
+            let u = user(email).await?;
+            set_password(db, &u).await?;
+        }
+        Command::Users {
+            command: UsersCommand::SignInLink { email, public_url },
+        } => {
+            let u = user(email).await?;
+            print_sign_in_link(db, &u, &public_url).await?;
         }
         Command::Orgs {
             command: OrgsCommand::Create { slug, owner },
@@ -253,6 +307,40 @@ async fn admin_command(config: &HostConfig, command: Command) -> anyhow::Result<
     Ok(())
 }
 
+/// Read the first line of stdin as `user`'s password, check it and store its hash.
+async fn set_password(db: &tributary::db::Db, user: &tributary::db::User) -> anyhow::Result<()> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    tributary::api::session::check_password_strength(password)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let phc = tributary::api::session::hash_password(password)?;
+    db.set_password_hash(&user.id, Some(&phc)).await?;
+    db.delete_sessions_of(&user.id).await?;
+    println!("password set for {}", user.email);
+    Ok(())
+}
+
+/// Print a one-time sign-in link for `user` under `public_url`.
+async fn print_sign_in_link(
+    db: &tributary::db::Db,
+    user: &tributary::db::User,
+    public_url: &str,
+) -> anyhow::Result<()> {
+    let ttl = tributary::api::session::LINK_TTL;
+    let token = db
+        .create_sign_in_link(&user.id, tributary::db::now_ms() + ttl.as_millis() as i64)
+        .await?;
+    // The token rides in the fragment: browsers never send it to a server or a log.
+    println!(
+        "one-time sign-in link for {} (valid {} minutes):",
+        user.email,
+        ttl.as_secs() / 60
+    );
+    println!("{}/#/link/{token}", public_url.trim_end_matches('/'));
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -283,6 +371,7 @@ async fn main() -> anyhow::Result<()> {
             let local = listener.local_addr()?;
             config.public_url = public_url.unwrap_or_else(|| format!("http://{local}"));
             config.frontend_url = frontend_url;
+            config.jwt = tributary::jwt::JwtConfig::from_env()?;
             let host = Host::open(&config).await?;
             let data = std::fs::canonicalize(&config.data_dir)?;
             println!("Tributary is serving on http://{local}");

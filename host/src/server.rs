@@ -53,6 +53,8 @@ pub struct HostConfig {
     pub frontend_url: Option<String>,
     /// Vector store and embedder.
     pub index: IndexConfig,
+    /// Bearer JWTs from an external issuer (`TRIBUTARY_JWT_*`).
+    pub jwt: Option<crate::jwt::JwtConfig>,
 }
 
 impl HostConfig {
@@ -67,6 +69,7 @@ impl HostConfig {
             public_url: "http://127.0.0.1:8080".into(),
             frontend_url: None,
             index: IndexConfig::default(),
+            jwt: None,
         }
     }
 
@@ -99,6 +102,8 @@ pub struct Host {
     pub data_dir: PathBuf,
     /// The webhook delivery log.
     pub webhooks: Arc<crate::webhooks::Intake>,
+    /// Browser sessions and bearer JWTs.
+    pub sign_in: Arc<crate::api::SignIn>,
 }
 
 /// Write each bundled plugin into the plugins dir unless the admin replaced or removed
@@ -184,6 +189,10 @@ impl Host {
         url::Url::parse(&public).with_context(|| format!("public URL {public:?}"))?;
         let ingest = config.index.open(&config.data_dir).await?;
         let webhooks = crate::webhooks::Intake::start(runtime.services().db.clone());
+        let sign_in = Arc::new(crate::api::SignIn::new(
+            public.starts_with("https://"),
+            config.jwt.clone(),
+        ));
         Ok(Host {
             runtime,
             vault,
@@ -192,6 +201,7 @@ impl Host {
             ingest,
             data_dir: config.data_dir.clone(),
             webhooks,
+            sign_in,
         })
     }
 
@@ -204,6 +214,7 @@ impl Host {
             urls: Arc::new(self.urls.clone()),
             ingest: self.ingest.clone(),
             webhooks: self.webhooks.clone(),
+            sign_in: self.sign_in.clone(),
         }
     }
 

@@ -69,7 +69,7 @@ impl Quotas {
 }
 
 /// What an admin set for one provider.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct ProviderSettings {
     /// Origin the plugin calls → origin the host sends to instead (self-hosted servers,
     /// fakes in tests): `{"https://api.github.com": "http://127.0.0.1:9000"}`.
@@ -90,7 +90,7 @@ pub struct ProviderSettings {
 }
 
 /// A request budget an admin set for a provider (see [`ProviderSettings::rate_limits`]).
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct RateLimitOverride {
     /// Requests per minute (at least 1).
     pub requests_per_minute: u32,
@@ -122,7 +122,7 @@ impl RateLimitOverride {
 }
 
 /// OAuth endpoints as approved by an admin.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct OauthEndpoints {
     /// Authorization endpoint.
     pub authorize_url: String,

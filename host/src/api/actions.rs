@@ -6,9 +6,12 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::auth::{Access, Caller, scope};
+use super::error::ErrorBody;
 use super::integrations::find;
 use super::{ApiError, AppState, Payload};
 use crate::db::status;
@@ -26,7 +29,7 @@ async fn run(
     provider: String,
     action: String,
     body: Payload,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ActionResult>, ApiError> {
     let (owner, _) = scope(&state, &caller.0, org.as_deref(), Access::Write).await?;
     let integration = find(&state, &owner, &provider).await?;
     if integration.status == status::TOKEN_EXPIRED {
@@ -112,24 +115,36 @@ async fn run(
         .await?;
     // Validated as JSON by the session.
     let result: Value = serde_json::from_str(&outcome?).unwrap_or(Value::Null);
-    Ok(Json(
-        json!({ "action": action, "job_id": job, "result": result }),
-    ))
+    Ok(Json(ActionResult {
+        action,
+        job_id: job,
+        result,
+    }))
+}
+
+/// What an action run answered.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActionResult {
+    action: String,
+    /// The job log entry recording the run.
+    job_id: String,
+    /// The action's own JSON answer.
+    result: Value,
 }
 
 /// Run a declared action of a connected integration.
 #[utoipa::path(post, path = "/api/integrations/{provider}/actions/{action}", tag = "integrations",
     params(("provider" = String, Path, description = "Provider id"), ("action" = String, Path, description = "Action name")),
     request_body(content = Object, description = "Input, valid against the action's JSON Schema"),
-    responses((status = 200, description = "The action's JSON answer"), (status = 400, description = "Input does not match the schema"),
-        (status = 401, description = "No or bad API key"), (status = 403, description = "The action is not enabled"),
-        (status = 404, description = "Not connected or no such action"), (status = 409, description = "Reconnect needed")))]
+    responses((status = 200, body = ActionResult, description = "The action's JSON answer"), (status = 400, body = ErrorBody, description = "Input does not match the schema"),
+        (status = 401, body = ErrorBody, description = "No or bad API key"), (status = 403, body = ErrorBody, description = "The action is not enabled"),
+        (status = 404, body = ErrorBody, description = "Not connected or no such action"), (status = 409, body = ErrorBody, description = "Reconnect needed")))]
 pub async fn post_action(
     State(state): State<AppState>,
     caller: Caller,
     Path((provider, action)): Path<(String, String)>,
     body: Payload,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ActionResult>, ApiError> {
     run(state, caller, None, provider, action, body).await
 }
 
@@ -138,14 +153,14 @@ pub async fn post_action(
     params(("slug" = String, Path, description = "Organization slug"), ("provider" = String, Path, description = "Provider id"),
         ("action" = String, Path, description = "Action name")),
     request_body(content = Object, description = "Input, valid against the action's JSON Schema"),
-    responses((status = 200, description = "The action's JSON answer"), (status = 400, description = "Input does not match the schema"),
-        (status = 403, description = "Members may only read, or the action is not enabled"),
-        (status = 404, description = "Not connected or no such action"), (status = 409, description = "Reconnect needed")))]
+    responses((status = 200, body = ActionResult, description = "The action's JSON answer"), (status = 400, body = ErrorBody, description = "Input does not match the schema"),
+        (status = 403, body = ErrorBody, description = "Members may only read, or the action is not enabled"),
+        (status = 404, body = ErrorBody, description = "Not connected or no such action"), (status = 409, body = ErrorBody, description = "Reconnect needed")))]
 pub async fn org_post_action(
     State(state): State<AppState>,
     caller: Caller,
     Path((slug, provider, action)): Path<(String, String, String)>,
     body: Payload,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ActionResult>, ApiError> {
     run(state, caller, Some(slug), provider, action, body).await
 }

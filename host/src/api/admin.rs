@@ -4,15 +4,56 @@
 use axum::Json;
 
 use axum::extract::{Path, Query, State};
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Admin;
+use super::error::ErrorBody;
+use super::integrations::IntegrationList;
 use super::{ApiError, AppState, Payload, PluginView};
-use crate::db::RegistryEntry;
+use crate::db::{Delivery, RegistryEntry, Stats, SyncJob};
+
+/// One provider in the registry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegistryItem {
+    registry: RegistryEntry,
+    plugin: PluginView,
+}
+
+/// `GET /api/admin/integrations/registry`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegistryList {
+    providers: Vec<RegistryItem>,
+}
+
+/// `GET /api/admin/integrations/sync-jobs`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobList {
+    jobs: Vec<SyncJob>,
+}
+
+/// A provider's OAuth client as the API shows it (never the secret).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OauthClientView {
+    provider: String,
+    client_id: Option<String>,
+    client_secret_set: bool,
+    /// The endpoints saving the client approved (on `PUT` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    approved_endpoints: Option<crate::services::OauthEndpoints>,
+}
+
+/// `GET /api/admin/webhooks/deliveries`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryList {
+    /// Deliveries by state.
+    counts: std::collections::BTreeMap<String, i64>,
+    deliveries: Vec<Delivery>,
+}
 
 /// Body of `PUT /api/admin/integrations/registry/{provider}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegistryBody {
     enabled: Option<bool>,
@@ -23,7 +64,7 @@ pub struct RegistryBody {
 }
 
 /// Body of `PUT /api/admin/providers/{provider}/oauth`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OauthClientBody {
     client_id: String,
@@ -31,7 +72,7 @@ pub struct OauthClientBody {
 }
 
 /// Query of the job list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 pub struct JobsQuery {
     limit: Option<i64>,
     integration_id: Option<String>,
@@ -40,23 +81,29 @@ pub struct JobsQuery {
 }
 
 /// Every installed provider with its registry entry.
-#[utoipa::path(get, path = "/api/admin/integrations/registry", tag = "admin", responses((status = 200, description = "Registry")))]
+#[utoipa::path(get, path = "/api/admin/integrations/registry", tag = "admin",
+    responses((status = 200, body = RegistryList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn get_registry(
     State(state): State<AppState>,
     _admin: Admin,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RegistryList>, ApiError> {
     let mut out = Vec::new();
     for p in state.runtime.plugins() {
         let entry = state.db().registry_entry(&p.manifest.id).await?;
-        out.push(json!({ "registry": entry, "plugin": PluginView::new(&p) }));
+        out.push(RegistryItem {
+            registry: entry,
+            plugin: PluginView::new(&p),
+        });
     }
-    Ok(Json(json!({ "providers": out })))
+    Ok(Json(RegistryList { providers: out }))
 }
 
 /// Enable/disable a provider, restrict it to plans, set its default config, enable its
 /// actions (a newly enabled action's scopes are asked for at the next connection).
 #[utoipa::path(put, path = "/api/admin/integrations/registry/{provider}", tag = "admin",
-    params(("provider" = String, Path, description = "Provider id")), responses((status = 200, description = "Updated entry")))]
+    params(("provider" = String, Path, description = "Provider id")), request_body = RegistryBody,
+    responses((status = 200, body = RegistryEntry, description = "Updated entry"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "Actions of a provider not installed")))]
 pub async fn put_registry(
     State(state): State<AppState>,
     _admin: Admin,
@@ -106,54 +153,58 @@ pub async fn put_registry(
 }
 
 /// Recent sync jobs.
-#[utoipa::path(get, path = "/api/admin/integrations/sync-jobs", tag = "admin", responses((status = 200, description = "Jobs, newest first")))]
+#[utoipa::path(get, path = "/api/admin/integrations/sync-jobs", tag = "admin", params(JobsQuery),
+    responses((status = 200, body = JobList, description = "Jobs, newest first"), (status = 403, body = ErrorBody)))]
 pub async fn get_sync_jobs(
     State(state): State<AppState>,
     _admin: Admin,
     Query(q): Query<JobsQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<JobList>, ApiError> {
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
     let jobs = state
         .db()
         .sync_jobs_where(q.integration_id.as_deref(), q.status.as_deref(), limit)
         .await?;
-    Ok(Json(json!({ "jobs": jobs })))
+    Ok(Json(JobList { jobs }))
 }
 
 /// One sync job.
 #[utoipa::path(get, path = "/api/admin/integrations/sync-jobs/{job_id}", tag = "admin",
-    params(("job_id" = String, Path, description = "Job id")), responses((status = 200, description = "Job"), (status = 404, description = "No such job")))]
+    params(("job_id" = String, Path, description = "Job id")),
+    responses((status = 200, body = SyncJob), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "No such job")))]
 pub async fn get_sync_job(
     State(state): State<AppState>,
     _admin: Admin,
     Path(job_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SyncJob>, ApiError> {
     let job = state
         .db()
         .sync_job(&job_id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no job `{job_id}`")))?;
-    Ok(Json(json!(job)))
+    Ok(Json(job))
 }
 
 /// Aggregate stats.
-#[utoipa::path(get, path = "/api/admin/integrations/stats", tag = "admin", responses((status = 200, description = "Stats")))]
+#[utoipa::path(get, path = "/api/admin/integrations/stats", tag = "admin",
+    responses((status = 200, body = Stats), (status = 403, body = ErrorBody)))]
 pub async fn get_stats(
     State(state): State<AppState>,
     _admin: Admin,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!(state.db().stats().await?)))
+) -> Result<Json<Stats>, ApiError> {
+    Ok(Json(state.db().stats().await?))
 }
 
 /// Set a provider's OAuth client id and secret (the secret is sealed at rest).
 #[utoipa::path(put, path = "/api/admin/providers/{provider}/oauth", tag = "admin",
-    params(("provider" = String, Path, description = "Provider id")), responses((status = 200, description = "Saved (secret not echoed)")))]
+    params(("provider" = String, Path, description = "Provider id")), request_body = OauthClientBody,
+    responses((status = 200, body = OauthClientView, description = "Saved (secret not echoed)"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn put_oauth_client(
     State(state): State<AppState>,
     _admin: Admin,
     Path(provider): Path<String>,
     body: Payload,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<OauthClientView>, ApiError> {
     crate::runtime::validate::provider_id(&provider).map_err(ApiError::BadRequest)?;
     let body: OauthClientBody = serde_json::from_slice(&body)
         .map_err(|_| ApiError::BadRequest("expected {\"client_id\", \"client_secret\"}".into()))?;
@@ -185,69 +236,80 @@ pub async fn put_oauth_client(
         settings.oauth_endpoints = Some(endpoints.clone());
         services.set_settings(&provider, settings).await?;
     }
-    Ok(Json(
-        json!({ "provider": provider, "client_id": body.client_id, "client_secret_set": true,
-                "approved_endpoints": approved }),
-    ))
+    Ok(Json(OauthClientView {
+        provider,
+        client_id: Some(body.client_id),
+        client_secret_set: true,
+        approved_endpoints: approved,
+    }))
 }
 
 /// A provider's OAuth client id (never the secret).
 #[utoipa::path(get, path = "/api/admin/providers/{provider}/oauth", tag = "admin",
-    params(("provider" = String, Path, description = "Provider id")), responses((status = 200, description = "Client id")))]
+    params(("provider" = String, Path, description = "Provider id")),
+    responses((status = 200, body = OauthClientView), (status = 403, body = ErrorBody)))]
 pub async fn get_oauth_client(
     State(state): State<AppState>,
     _admin: Admin,
     Path(provider): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<OauthClientView>, ApiError> {
     let client = state.db().oauth_client(&provider).await?;
-    Ok(Json(
-        json!({ "provider": provider, "client_id": client.as_ref().map(|c| c.0.clone()), "client_secret_set": client.is_some() }),
-    ))
+    Ok(Json(OauthClientView {
+        provider,
+        client_secret_set: client.is_some(),
+        client_id: client.map(|c| c.0),
+        approved_endpoints: None,
+    }))
 }
 
 /// Retry a dead-lettered job now (it resumes from its checkpoint).
 #[utoipa::path(post, path = "/api/admin/integrations/sync-jobs/{job_id}/retry", tag = "admin",
     params(("job_id" = String, Path, description = "Job id")),
-    responses((status = 200, description = "Queued again"), (status = 409, description = "Not a dead job")))]
+    responses((status = 200, body = SyncJob, description = "Queued again"), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "Not a dead job")))]
 pub async fn post_retry_job(
     State(state): State<AppState>,
     _admin: Admin,
     Path(job_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SyncJob>, ApiError> {
     if !state.db().retry_dead_job(&job_id).await? {
         return Err(ApiError::Conflict(format!(
             "job `{job_id}` is not dead, or its integration already has a job queued"
         )));
     }
-    let job = state.db().sync_job(&job_id).await?;
-    Ok(Json(json!(job)))
+    let job = state
+        .db()
+        .sync_job(&job_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no job `{job_id}`")))?;
+    Ok(Json(job))
 }
 
 /// Query of the integration list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 pub struct IntegrationsQuery {
     status: Option<String>,
     limit: Option<i64>,
 }
 
 /// Every user's and organization's integrations (platform admins see everything).
-#[utoipa::path(get, path = "/api/admin/integrations", tag = "admin", responses((status = 200, description = "Integrations")))]
+#[utoipa::path(get, path = "/api/admin/integrations", tag = "admin", params(IntegrationsQuery),
+    responses((status = 200, body = IntegrationList), (status = 403, body = ErrorBody)))]
 pub async fn get_integrations(
     State(state): State<AppState>,
     _admin: Admin,
     Query(q): Query<IntegrationsQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<IntegrationList>, ApiError> {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let list = state
         .db()
         .all_integrations(q.status.as_deref(), limit)
         .await?;
-    let views: Vec<Value> = list.iter().map(super::integrations::view).collect();
-    Ok(Json(json!({ "integrations": views })))
+    Ok(Json(IntegrationList::of(&list)))
 }
 
 /// Filters of the delivery log listing.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 pub struct DeliveriesQuery {
     /// PENDING, DONE or UNMATCHED.
     pub state: Option<String>,
@@ -257,21 +319,15 @@ pub struct DeliveriesQuery {
 
 /// The webhook delivery log: counts by state and the newest deliveries (UNMATCHED ones
 /// were verified but reached no integration that takes work).
-#[utoipa::path(get, path = "/api/admin/webhooks/deliveries", tag = "admin",
-    responses((status = 200, description = "Counts by state and deliveries, newest first")))]
+#[utoipa::path(get, path = "/api/admin/webhooks/deliveries", tag = "admin", params(DeliveriesQuery),
+    responses((status = 200, body = DeliveryList, description = "Counts by state and deliveries, newest first"), (status = 403, body = ErrorBody)))]
 pub async fn get_deliveries(
     State(state): State<AppState>,
     _admin: Admin,
     Query(q): Query<DeliveriesQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeliveryList>, ApiError> {
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
-    let counts: serde_json::Map<String, Value> = state
-        .db()
-        .delivery_counts()
-        .await?
-        .into_iter()
-        .map(|(s, n)| (s, n.into()))
-        .collect();
+    let counts = state.db().delivery_counts().await?.into_iter().collect();
     let deliveries = state.db().deliveries(q.state.as_deref(), limit).await?;
-    Ok(Json(json!({ "counts": counts, "deliveries": deliveries })))
+    Ok(Json(DeliveryList { counts, deliveries }))
 }

@@ -1,38 +1,85 @@
-//! Who is calling: a bearer API key resolves to a user; platform admins pass the admin
-//! gate; integration routes resolve to an owner the caller may read or change.
+//! Who is calling: a bearer API key (scripts), a bearer JWT from a configured issuer
+//! (products with their own users), or a browser session cookie, whose writes must echo
+//! the session's CSRF token; platform admins pass the admin gate; integration routes
+//! resolve to an owner the caller may read or change.
 
 use axum::extract::FromRequestParts;
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
+use subtle::ConstantTimeEq;
 
 use super::{ApiError, AppState};
 use crate::db::{Owner, Role, User};
+use crate::jwt::JwtVerifier;
+
+/// The header cookie-authenticated writes carry the session's CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// An authenticated caller.
 #[derive(Debug, Clone)]
 pub struct Caller(pub User);
 
-/// The user a request's bearer API key belongs to.
-pub async fn caller(state: &AppState, headers: &axum::http::HeaderMap) -> Result<User, ApiError> {
-    let key = headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|k| k.starts_with("trb_") && k.len() < 200)
-        .ok_or(ApiError::Unauthorized)?;
-    state
+/// The value of cookie `name` in a request's `Cookie` headers.
+pub fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+        .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// The user behind a request: bearer credentials first, else the session cookie (and,
+/// for anything but a read, the CSRF token that session was given).
+pub async fn caller(state: &AppState, parts: &Parts) -> Result<User, ApiError> {
+    if let Some(value) = parts.headers.get(AUTHORIZATION) {
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or(ApiError::Unauthorized)?;
+        if token.starts_with("trb_") && token.len() < 200 {
+            return state
+                .db()
+                .user_by_api_key(token)
+                .await?
+                .ok_or(ApiError::Unauthorized);
+        }
+        if let Some(jwt) = &state.sign_in.jwt
+            && JwtVerifier::looks_like_jwt(token)
+        {
+            return super::session::jwt_user(state, jwt, token).await;
+        }
+        return Err(ApiError::Unauthorized);
+    }
+    let id = cookie(&parts.headers, state.sign_in.cookie_name()).ok_or(ApiError::Unauthorized)?;
+    let session = state
         .db()
-        .user_by_api_key(key)
+        .session(id)
         .await?
-        .ok_or(ApiError::Unauthorized)
+        .ok_or(ApiError::Unauthorized)?;
+    if !parts.method.is_safe() {
+        let sent = parts
+            .headers
+            .get(CSRF_HEADER)
+            .map(|v| v.as_bytes())
+            .unwrap_or_default();
+        if !bool::from(sent.ct_eq(session.csrf.as_bytes())) {
+            return Err(ApiError::Csrf);
+        }
+    }
+    Ok(session.user)
 }
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        Ok(Caller(caller(state, &parts.headers).await?))
+        Ok(Caller(caller(state, parts).await?))
     }
 }
 

@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::auth::{Access, Caller, scope};
@@ -26,7 +26,7 @@ use crate::scopes::{self, Conditions};
 pub const STATE_TTL_MS: i64 = 10 * 60 * 1000;
 
 /// Body of `POST …/connect`.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectBody {
     /// Provider settings.
@@ -42,6 +42,13 @@ pub struct ConnectBody {
     pub username: Option<String>,
     /// For basic-auth providers.
     pub password: Option<String>,
+}
+
+/// The provider's consent page to send the browser to.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct AuthorizeView {
+    /// The authorization URL (with state and PKCE challenge).
+    pub auth_url: String,
 }
 
 /// Query of the OAuth callback.
@@ -207,7 +214,7 @@ async fn connect(
                 expires_at: now_ms() + STATE_TTL_MS,
             };
             state.db().insert_oauth_state(&hash, &record).await?;
-            Ok(Json(json!({ "auth_url": url })).into_response())
+            Ok(Json(AuthorizeView { auth_url: url }).into_response())
         }
         auth => {
             let credential = match auth {
@@ -406,8 +413,14 @@ async fn callback_inner(
 /// Start connecting: an OAuth authorize URL, or (API key, basic, none) a validated connection.
 #[utoipa::path(post, path = "/api/integrations/{provider}/connect", tag = "integrations",
     params(("provider" = String, Path, description = "Provider id")),
-    responses((status = 200, description = "`{auth_url}` for OAuth providers"), (status = 201, description = "Connected"),
-        (status = 422, description = "The provider rejected the credentials")))]
+    request_body = Option<ConnectBody>,
+    responses((status = 200, body = AuthorizeView, description = "`{auth_url}` for OAuth providers"),
+        (status = 201, body = super::integrations::IntegrationView, description = "Connected"),
+        (status = 400, body = super::error::ErrorBody), (status = 401, body = super::error::ErrorBody),
+        (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody),
+        (status = 409, body = super::error::ErrorBody, description = "No OAuth client configured"),
+        (status = 422, body = super::error::ErrorBody, description = "The provider rejected the credentials"),
+        (status = 502, body = super::error::ErrorBody, description = "The provider or its plugin failed")))]
 pub async fn post_connect(
     State(state): State<AppState>,
     caller: Caller,
@@ -420,7 +433,14 @@ pub async fn post_connect(
 /// Start connecting an organization's account (owners and admins).
 #[utoipa::path(post, path = "/api/organizations/{slug}/integrations/{provider}/connect", tag = "organizations",
     params(("slug" = String, Path, description = "Organization slug"), ("provider" = String, Path, description = "Provider id")),
-    responses((status = 200, description = "`{auth_url}` for OAuth providers"), (status = 201, description = "Connected")))]
+    request_body = Option<ConnectBody>,
+    responses((status = 200, body = AuthorizeView, description = "`{auth_url}` for OAuth providers"),
+        (status = 201, body = super::integrations::IntegrationView, description = "Connected"),
+        (status = 400, body = super::error::ErrorBody), (status = 401, body = super::error::ErrorBody),
+        (status = 403, body = super::error::ErrorBody, description = "Members may not connect"), (status = 404, body = super::error::ErrorBody),
+        (status = 409, body = super::error::ErrorBody, description = "No OAuth client configured"),
+        (status = 422, body = super::error::ErrorBody, description = "The provider rejected the credentials"),
+        (status = 502, body = super::error::ErrorBody, description = "The provider or its plugin failed")))]
 pub async fn org_post_connect(
     State(state): State<AppState>,
     caller: Caller,

@@ -4,7 +4,8 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::runtime::{CallError, LoadError};
 
@@ -12,8 +13,17 @@ use crate::runtime::{CallError, LoadError};
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// Missing or wrong credentials.
-    #[error("missing or invalid API key")]
+    #[error("missing or invalid credentials: send an API key or a bearer token, or sign in")]
     Unauthorized,
+    /// A sign-in with a wrong email or password (or a spent sign-in link).
+    #[error("{0}")]
+    BadCredentials(String),
+    /// A cookie-authenticated write without the session's CSRF token.
+    #[error("missing or wrong X-CSRF-Token header for this session")]
+    Csrf,
+    /// Too many attempts; the message says when to try again.
+    #[error("{0}")]
+    TooManyRequests(String),
     /// A webhook whose signature the provider's plugin did not verify.
     #[error("the webhook signature did not verify")]
     InvalidSignature,
@@ -54,6 +64,9 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::Unauthorized => "unauthorized",
+            ApiError::BadCredentials(_) => "invalid_credentials",
+            ApiError::Csrf => "csrf",
+            ApiError::TooManyRequests(_) => "too_many_requests",
             ApiError::InvalidSignature => "invalid_signature",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::ActionDisabled(_) => "action_disabled",
@@ -73,7 +86,11 @@ impl ApiError {
     fn status(&self) -> StatusCode {
         use crate::model::PluginError as P;
         match self {
-            ApiError::Unauthorized | ApiError::InvalidSignature => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized | ApiError::InvalidSignature | ApiError::BadCredentials(_) => {
+                StatusCode::UNAUTHORIZED
+            }
+            ApiError::Csrf => StatusCode::FORBIDDEN,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Forbidden(_) | ApiError::ActionDisabled(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -99,7 +116,28 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(e) = &self {
             tracing::error!(error = %format!("{e:#}"), "internal error");
         }
-        let body = json!({ "error": { "code": self.code(), "message": self.to_string() } });
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code().to_string(),
+                message: self.to_string(),
+            },
+        };
         (self.status(), Json(body)).into_response()
     }
+}
+
+/// Every error response's body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// An error's stable code and its message for people.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable (`unauthorized`, `not_found`, `csrf`, …).
+    pub code: String,
+    /// What happened and what to do about it.
+    pub message: String,
 }

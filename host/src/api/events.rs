@@ -34,8 +34,8 @@ fn fingerprint(j: &SyncJob) -> Seen {
 /// Stream `job` events (one JSON sync job each) as jobs are queued, progress page by
 /// page, and finish.
 #[utoipa::path(get, path = "/api/events", tag = "events",
-    responses((status = 200, description = "text/event-stream of `job` events", content_type = "text/event-stream"),
-        (status = 401, description = "Missing or invalid API key")))]
+    responses((status = 200, description = "text/event-stream of `job` events, each a `SyncJob` as JSON", content_type = "text/event-stream"),
+        (status = 401, body = super::error::ErrorBody, description = "Not signed in")))]
 pub async fn stream(
     State(state): State<AppState>,
     Caller(user): Caller,

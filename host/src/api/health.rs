@@ -5,7 +5,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use serde_json::{Value, json};
 
 use super::AppState;
 use super::auth::Admin;
@@ -24,8 +23,10 @@ fn queue_wait_threshold_ms() -> i64 {
 /// Liveness, database reachability, queue lag and the number of loaded plugins: 503
 /// when the database is unreachable; `degraded` (200) with the reason when due jobs
 /// wait longer than the threshold (workers stuck or too few).
-#[utoipa::path(get, path = "/health", tag = "health", security(()), responses((status = 200, description = "Healthy or degraded (see `status` and `reasons`)"), (status = 503, description = "Database unreachable")))]
-pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+#[utoipa::path(get, path = "/health", tag = "health", security(()),
+    responses((status = 200, body = HealthView, description = "Healthy or degraded (see `status` and `reasons`)"),
+        (status = 503, body = HealthView, description = "Database unreachable")))]
+pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthView>) {
     let db = state.db();
     let db_ok = db.ping().await;
     let mut reasons = Vec::new();
@@ -43,14 +44,14 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
             ));
         }
     }
-    let body = json!({
-        "status": if reasons.is_empty() { "ok" } else { "degraded" },
-        "reasons": reasons,
-        "database": if db_ok { "ok" } else { "unreachable" },
-        "oldest_due_job_wait_ms": oldest_due_ms,
-        "plugins": state.runtime.plugins().len(),
-        "version": env!("CARGO_PKG_VERSION"),
-    });
+    let body = HealthView {
+        status: if reasons.is_empty() { "ok" } else { "degraded" },
+        reasons,
+        database: if db_ok { "ok" } else { "unreachable" },
+        oldest_due_job_wait_ms: oldest_due_ms,
+        plugins: state.runtime.plugins().len(),
+        version: env!("CARGO_PKG_VERSION"),
+    };
     let code = if db_ok {
         StatusCode::OK
     } else {
@@ -59,8 +60,26 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     (code, Json(body))
 }
 
+/// `GET /health`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct HealthView {
+    /// `ok` or `degraded`.
+    status: &'static str,
+    /// Why it is degraded.
+    reasons: Vec<String>,
+    /// `ok` or `unreachable`.
+    database: &'static str,
+    /// How long the oldest due job has waited.
+    oldest_due_job_wait_ms: Option<i64>,
+    /// Plugins loaded.
+    plugins: usize,
+    /// The host's version.
+    version: &'static str,
+}
+
 /// Prometheus metrics of this process and of the shared queue (platform admins).
-#[utoipa::path(get, path = "/metrics", tag = "health", responses((status = 200, description = "OpenMetrics text format (Prometheus scrapes it)", content_type = "application/openmetrics-text")))]
+#[utoipa::path(get, path = "/metrics", tag = "health", responses((status = 200, description = "OpenMetrics text format (Prometheus scrapes it)", content_type = "application/openmetrics-text"),
+    (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody)))]
 pub async fn metrics(
     State(state): State<AppState>,
     _admin: Admin,

@@ -5,15 +5,17 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use super::auth::{Access, Caller, scope};
+use super::error::ErrorBody;
 use super::{ApiError, AppState, PluginView};
-use crate::db::{Integration, Owner, status};
+use crate::db::{Integration, Owner, SubscriptionRow, SyncJob, status};
 
 /// Body of `PUT …/config`.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsBody {
     /// Provider settings (replaces the stored ones).
@@ -25,7 +27,7 @@ pub struct SettingsBody {
 }
 
 /// Body of `POST …/sync`.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SyncBody {
     /// `full` or `incremental` (default).
@@ -91,14 +93,109 @@ pub fn check_config(
 }
 
 /// An integration as the API shows it (never any credential).
-pub fn view(i: &Integration) -> Value {
-    json!({
-        "id": i.id, "provider": i.provider, "owner": {"kind": i.owner_kind, "id": i.owner_id},
-        "status": i.status, "storage_strategy": i.storage_strategy, "sync_frequency": i.sync_frequency,
-        "config": i.config, "account": {"id": i.account_id, "name": i.account_name},
-        "last_sync_at": i.last_sync_at, "last_error": i.last_error, "connected_by": i.connected_by,
-        "connected_at": i.connected_at, "updated_at": i.updated_at,
-    })
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntegrationView {
+    id: String,
+    provider: String,
+    owner: OwnerView,
+    /// `ACTIVE`, `PAUSED`, `ERROR`, `RATE_LIMITED`, `TOKEN_EXPIRED` or `DISCONNECTED`.
+    status: String,
+    storage_strategy: String,
+    sync_frequency: String,
+    config: Map<String, Value>,
+    account: AccountView,
+    /// ms since the epoch.
+    last_sync_at: Option<i64>,
+    last_error: Option<String>,
+    connected_by: String,
+    connected_at: i64,
+    updated_at: i64,
+}
+
+/// Whose an integration is.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OwnerView {
+    /// `user` or `org`.
+    kind: String,
+    id: String,
+}
+
+/// The provider account an integration reads.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountView {
+    id: Option<String>,
+    name: Option<String>,
+}
+
+/// An integration with its live state: the walk in flight, queued pushed changes, recent
+/// jobs and the provider-side subscription.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntegrationDetails {
+    #[serde(flatten)]
+    integration: IntegrationView,
+    /// The walk queued or running (its counts move with every page).
+    current_job: Option<SyncJob>,
+    /// Webhook changes waiting to be applied.
+    pending_resource_jobs: i64,
+    /// The last ten jobs, newest first.
+    recent_jobs: Vec<SyncJob>,
+    /// The webhook registration at the provider: state, expiry, last failure.
+    subscription: Option<SubscriptionRow>,
+}
+
+/// A provider offered to the caller and whether it is connected.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Available {
+    provider: PluginView,
+    connected: bool,
+    /// The integration's status when connected.
+    status: Option<String>,
+}
+
+/// `GET /api/integrations`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AvailableList {
+    integrations: Vec<Available>,
+}
+
+/// `GET /api/integrations/connected`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntegrationList {
+    integrations: Vec<IntegrationView>,
+}
+
+impl IntegrationList {
+    /// The views of `list`.
+    pub fn of(list: &[Integration]) -> Self {
+        IntegrationList {
+            integrations: list.iter().map(view).collect(),
+        }
+    }
+}
+
+/// The view of an integration.
+pub fn view(i: &Integration) -> IntegrationView {
+    IntegrationView {
+        id: i.id.clone(),
+        provider: i.provider.clone(),
+        owner: OwnerView {
+            kind: i.owner_kind.clone(),
+            id: i.owner_id.clone(),
+        },
+        status: i.status.clone(),
+        storage_strategy: i.storage_strategy.clone(),
+        sync_frequency: i.sync_frequency.clone(),
+        config: i.config.clone(),
+        account: AccountView {
+            id: i.account_id.clone(),
+            name: i.account_name.clone(),
+        },
+        last_sync_at: i.last_sync_at,
+        last_error: i.last_error.clone(),
+        connected_by: i.connected_by.clone(),
+        connected_at: i.connected_at,
+        updated_at: i.updated_at,
+    }
 }
 
 pub(super) async fn find(
@@ -118,7 +215,7 @@ async fn available(
     state: AppState,
     caller: Caller,
     org: Option<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AvailableList>, ApiError> {
     let (owner, plan) = scope(&state, &caller.0, org.as_deref(), Access::Read).await?;
     let connected = state.db().integrations(&owner).await?;
     let mut out = Vec::new();
@@ -135,25 +232,24 @@ async fn available(
             .iter()
             .find(|i| i.provider == p.manifest.id)
             .map(|i| i.status.clone());
-        out.push(json!({ "provider": PluginView::new(&p), "connected": status.is_some(), "status": status }));
+        out.push(Available {
+            provider: PluginView::new(&p),
+            connected: status.is_some(),
+            status,
+        });
     }
-    Ok(Json(json!({ "integrations": out })))
+    Ok(Json(AvailableList { integrations: out }))
 }
 
 async fn connected(
     state: AppState,
     caller: Caller,
     org: Option<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<IntegrationList>, ApiError> {
     let (owner, _) = scope(&state, &caller.0, org.as_deref(), Access::Read).await?;
-    let list: Vec<Value> = state
-        .db()
-        .integrations(&owner)
-        .await?
-        .iter()
-        .map(view)
-        .collect();
-    Ok(Json(json!({ "integrations": list })))
+    Ok(Json(IntegrationList::of(
+        &state.db().integrations(&owner).await?,
+    )))
 }
 
 async fn details(
@@ -161,22 +257,23 @@ async fn details(
     caller: Caller,
     org: Option<String>,
     provider: String,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<IntegrationDetails>, ApiError> {
     let (owner, _) = scope(&state, &caller.0, org.as_deref(), Access::Read).await?;
     let i = find(&state, &owner, &provider).await?;
     let jobs = state.db().sync_jobs(Some(&i.id), 10).await?;
-    let mut v = view(&i);
     // Live progress: the walk in flight (its counts and cursor move with every page
     // checkpoint) and how many webhook changes wait to be applied.
     let current = jobs
         .iter()
-        .find(|j| !j.is_resource() && matches!(j.status.as_str(), "RUNNING" | "PENDING"));
-    v["current_job"] = json!(current);
-    v["pending_resource_jobs"] = json!(state.db().pending_resource_jobs(&i.id).await?);
-    v["recent_jobs"] = json!(jobs);
-    // The provider-side webhook registration: state, expiry, the last failure.
-    v["subscription"] = json!(state.db().subscription(&i.id).await?);
-    Ok(Json(v))
+        .find(|j| !j.is_resource() && matches!(j.status.as_str(), "RUNNING" | "PENDING"))
+        .cloned();
+    Ok(Json(IntegrationDetails {
+        integration: view(&i),
+        current_job: current,
+        pending_resource_jobs: state.db().pending_resource_jobs(&i.id).await?,
+        subscription: state.db().subscription(&i.id).await?,
+        recent_jobs: jobs,
+    }))
 }
 
 async fn configure(
@@ -185,7 +282,7 @@ async fn configure(
     org: Option<String>,
     provider: String,
     body: SettingsBody,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<IntegrationView>, ApiError> {
     let (owner, _) = scope(&state, &caller.0, org.as_deref(), Access::Write).await?;
     let i = find(&state, &owner, &provider).await?;
     let config = body.config.unwrap_or(i.config.clone());
@@ -218,7 +315,7 @@ async fn sync(
     org: Option<String>,
     provider: String,
     body: SyncBody,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<SyncJob>), ApiError> {
     let (owner, _) = scope(&state, &caller.0, org.as_deref(), Access::Write).await?;
     let i = find(&state, &owner, &provider).await?;
     if matches!(i.status.as_str(), status::PAUSED | status::TOKEN_EXPIRED) {
@@ -237,7 +334,7 @@ async fn sync(
         .db()
         .request_sync(&i.id, &provider, &mode, "manual")
         .await?;
-    Ok((StatusCode::ACCEPTED, Json(json!(job))))
+    Ok((StatusCode::ACCEPTED, Json(job)))
 }
 
 async fn set_paused(
@@ -246,7 +343,7 @@ async fn set_paused(
     org: Option<String>,
     provider: String,
     pause: bool,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<IntegrationView>, ApiError> {
     let (owner, _) = scope(&state, &caller.0, org.as_deref(), Access::Write).await?;
     let i = find(&state, &owner, &provider).await?;
     let paused = i.status == status::PAUSED;
@@ -263,9 +360,9 @@ async fn set_paused(
 }
 
 /// Body of a disconnect.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct DisconnectRequest {
+pub struct DisconnectRequest {
     /// Also delete everything indexed from the integration.
     #[serde(default)]
     purge: bool,
@@ -307,11 +404,13 @@ async fn disconnect(
 }
 
 macro_rules! pair {
-    ($personal:ident, $org:ident, $method:ident, $ppath:literal, $opath:literal, $desc:literal, |$state:ident, $caller:ident, $org_arg:ident, $provider:ident, $body:ident| $call:expr) => {
+    ($personal:ident, $org:ident, $method:ident, $ppath:literal, $opath:literal, $desc:literal, $ok:tt, $(body: $req:ty,)? |$state:ident, $caller:ident, $org_arg:ident, $provider:ident, $body:ident| $call:expr) => {
         #[doc = $desc]
-        #[utoipa::path($method, path = $ppath, tag = "integrations",
+        #[utoipa::path($method, path = $ppath, tag = "integrations", $(request_body = Option<$req>,)?
             params(("provider" = String, Path, description = "Provider id")),
-            responses((status = 200, description = $desc), (status = 401, description = "No or bad API key"), (status = 404, description = "Not connected")))]
+            responses($ok, (status = 400, body = ErrorBody, description = "A bad body"), (status = 401, body = ErrorBody, description = "Not signed in"),
+                (status = 403, body = ErrorBody, description = "A cookie write without the CSRF token"),
+                (status = 404, body = ErrorBody, description = "Not connected"), (status = 409, body = ErrorBody, description = "Not in a state that allows it")))]
         pub async fn $personal(
             State($state): State<AppState>,
             $caller: Caller,
@@ -324,9 +423,11 @@ macro_rules! pair {
         }
 
         #[doc = $desc]
-        #[utoipa::path($method, path = $opath, tag = "organizations",
+        #[utoipa::path($method, path = $opath, tag = "organizations", $(request_body = Option<$req>,)?
             params(("slug" = String, Path, description = "Organization slug"), ("provider" = String, Path, description = "Provider id")),
-            responses((status = 200, description = $desc), (status = 401, description = "No or bad API key"), (status = 403, description = "Members may only read"), (status = 404, description = "Not connected or not a member")))]
+            responses($ok, (status = 400, body = ErrorBody, description = "A bad body"), (status = 401, body = ErrorBody, description = "Not signed in"),
+                (status = 403, body = ErrorBody, description = "Members may only read"),
+                (status = 404, body = ErrorBody, description = "Not connected or not a member"), (status = 409, body = ErrorBody, description = "Not in a state that allows it")))]
         pub async fn $org(
             State($state): State<AppState>,
             $caller: Caller,
@@ -347,6 +448,11 @@ pair!(
     "/api/integrations/{provider}",
     "/api/organizations/{slug}/integrations/{provider}",
     "Details of a connected integration, with recent jobs",
+    (
+        status = 200,
+        body = IntegrationDetails,
+        description = "The integration"
+    ),
     |state, caller, org, provider, _body| details(state, caller, org, provider)
 );
 pair!(
@@ -356,6 +462,8 @@ pair!(
     "/api/integrations/{provider}/config",
     "/api/organizations/{slug}/integrations/{provider}/config",
     "Change settings, storage strategy and sync frequency",
+    (status = 200, body = IntegrationView, description = "Saved"),
+    body: SettingsBody,
     |state, caller, org, provider, body| async {
         configure(state, caller, org, provider, optional_json(&body)?).await
     }
@@ -367,6 +475,8 @@ pair!(
     "/api/integrations/{provider}/sync",
     "/api/organizations/{slug}/integrations/{provider}/sync",
     "Queue a manual sync (ahead of scheduled ones)",
+    (status = 202, body = SyncJob, description = "The walk queued (or the one already queued or running)"),
+    body: SyncBody,
     |state, caller, org, provider, body| async {
         sync(state, caller, org, provider, optional_json(&body)?).await
     }
@@ -378,6 +488,7 @@ pair!(
     "/api/integrations/{provider}/pause",
     "/api/organizations/{slug}/integrations/{provider}/pause",
     "Pause automatic syncing",
+    (status = 200, body = IntegrationView, description = "Paused"),
     |state, caller, org, provider, _body| set_paused(state, caller, org, provider, true)
 );
 pair!(
@@ -387,6 +498,11 @@ pair!(
     "/api/integrations/{provider}/resume",
     "/api/organizations/{slug}/integrations/{provider}/resume",
     "Resume automatic syncing",
+    (
+        status = 200,
+        body = IntegrationView,
+        description = "Resumed"
+    ),
     |state, caller, org, provider, _body| set_paused(state, caller, org, provider, false)
 );
 pair!(
@@ -396,47 +512,53 @@ pair!(
     "/api/integrations/{provider}",
     "/api/organizations/{slug}/integrations/{provider}",
     "Disconnect: credentials and plugin state are deleted; with `{\"purge\": true}` also everything indexed",
+    (status = 204, description = "Disconnected"),
+    body: DisconnectRequest,
     |state, caller, org, provider, body| async {
         disconnect(state, caller, org, provider, optional_json(&body)?).await
     }
 );
 
 /// Providers available to the caller's plan, with connection status.
-#[utoipa::path(get, path = "/api/integrations", tag = "integrations", responses((status = 200, description = "Available providers")))]
+#[utoipa::path(get, path = "/api/integrations", tag = "integrations",
+    responses((status = 200, body = AvailableList), (status = 401, body = ErrorBody)))]
 pub async fn list_available(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AvailableList>, ApiError> {
     available(state, caller, None).await
 }
 
 /// Providers available to the organization's plan.
 #[utoipa::path(get, path = "/api/organizations/{slug}/integrations", tag = "organizations",
-    params(("slug" = String, Path, description = "Organization slug")), responses((status = 200, description = "Available providers")))]
+    params(("slug" = String, Path, description = "Organization slug")),
+    responses((status = 200, body = AvailableList), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn org_list_available(
     State(state): State<AppState>,
     caller: Caller,
     Path(slug): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AvailableList>, ApiError> {
     available(state, caller, Some(slug)).await
 }
 
 /// The caller's connected integrations.
-#[utoipa::path(get, path = "/api/integrations/connected", tag = "integrations", responses((status = 200, description = "Connected integrations")))]
+#[utoipa::path(get, path = "/api/integrations/connected", tag = "integrations",
+    responses((status = 200, body = IntegrationList), (status = 401, body = ErrorBody)))]
 pub async fn list_connected(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<IntegrationList>, ApiError> {
     connected(state, caller, None).await
 }
 
 /// The organization's connected integrations.
 #[utoipa::path(get, path = "/api/organizations/{slug}/integrations/connected", tag = "organizations",
-    params(("slug" = String, Path, description = "Organization slug")), responses((status = 200, description = "Connected integrations")))]
+    params(("slug" = String, Path, description = "Organization slug")),
+    responses((status = 200, body = IntegrationList), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn org_list_connected(
     State(state): State<AppState>,
     caller: Caller,
     Path(slug): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<IntegrationList>, ApiError> {
     connected(state, caller, Some(slug)).await
 }

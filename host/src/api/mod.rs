@@ -11,8 +11,10 @@ mod error;
 mod events;
 mod health;
 pub mod integrations;
+mod orgs;
 mod plugins;
 mod search;
+pub mod session;
 mod webhooks;
 
 use std::sync::Arc;
@@ -27,6 +29,7 @@ use utoipa_axum::routes;
 pub use body::Payload;
 pub use error::ApiError;
 pub use plugins::PluginView;
+pub use session::SignIn;
 
 use crate::crypto::Keyring;
 use crate::db::Db;
@@ -62,6 +65,8 @@ pub struct AppState {
     pub ingest: Arc<crate::ingest::Ingestor>,
     /// The webhook delivery log.
     pub webhooks: Arc<crate::webhooks::Intake>,
+    /// Browser sessions and bearer JWTs.
+    pub sign_in: Arc<SignIn>,
 }
 
 impl AppState {
@@ -83,6 +88,7 @@ impl AppState {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Tributary", description = "Sync knowledge from the services you use into a searchable index."),
+    components(schemas(crate::db::SyncJob, error::ErrorBody)),
     modifiers(&BearerAuth)
 )]
 struct ApiDoc;
@@ -92,17 +98,37 @@ struct BearerAuth;
 impl utoipa::Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::security::{
-            HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
         };
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "api_key",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
-        openapi.security = Some(vec![SecurityRequirement::new(
-            "api_key",
-            Vec::<String>::new(),
-        )]);
+        components.add_security_scheme(
+            "jwt",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("A token from the configured issuer (TRIBUTARY_JWT_*)"))
+                    .build(),
+            ),
+        );
+        // Browser sessions: the cookie, plus `X-CSRF-Token` (from /api/auth/session) on
+        // every write.
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "trb_session",
+                "Set by /api/auth/login (`__Host-trb_session` over HTTPS); writes also send X-CSRF-Token",
+            ))),
+        );
+        openapi.security = Some(vec![
+            SecurityRequirement::new("api_key", Vec::<String>::new()),
+            SecurityRequirement::new("jwt", Vec::<String>::new()),
+            SecurityRequirement::new("session", Vec::<String>::new()),
+        ]);
     }
 }
 
@@ -110,6 +136,14 @@ impl utoipa::Modify for BearerAuth {
 pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     use self::{admin as a, connect as c, integrations as i, plugins as p, webhooks as w};
     OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(session::login))
+        .routes(routes!(session::link))
+        .routes(routes!(session::current))
+        .routes(routes!(session::logout))
+        .routes(routes!(session::password))
+        .routes(routes!(orgs::list))
+        .routes(routes!(orgs::members, orgs::put_member))
+        .routes(routes!(orgs::delete_member))
         .routes(routes!(i::list_available))
         .routes(routes!(i::list_connected))
         .routes(routes!(i::get_details, i::delete_integration))
@@ -160,9 +194,11 @@ pub fn app(state: AppState) -> Router {
             "/api/openapi.json",
             get(move || async move { axum::Json(doc.as_ref().clone()) }),
         )
+        .merge(crate::ui::router())
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         // Plugin uploads read their (larger) body themselves, capped at MAX_PLUGIN_UPLOAD.
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn(crate::ui::security_headers))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
 }

@@ -6,9 +6,11 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::auth::Admin;
+use super::error::ErrorBody;
 use super::{ApiError, AppState, Payload};
 use crate::model::Manifest;
 use crate::model::{Auth, Category, FieldKind, Permission};
@@ -16,7 +18,7 @@ use crate::runtime::LoadedPlugin;
 use crate::services::ProviderSettings;
 
 /// A loaded plugin as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PluginView {
     /// Provider id.
     pub id: String,
@@ -35,23 +37,70 @@ pub struct PluginView {
     /// OAuth scopes, when OAuth.
     pub scopes: Vec<String>,
     /// Capabilities.
-    pub capabilities: Value,
+    pub capabilities: CapabilitiesView,
     /// Rate limits.
-    pub rate_limits: Value,
+    pub rate_limits: RateLimitsView,
     /// Allowed hosts.
     pub allowed_hosts: Vec<String>,
     /// Configuration fields.
-    pub config: Vec<Value>,
+    pub config: Vec<ConfigFieldView>,
     /// Requested permissions.
     pub permissions: Vec<String>,
     /// Declared actions: name, title, description and JSON Schema of the input.
-    pub actions: Vec<Value>,
+    pub actions: Vec<ActionView>,
     /// The WIT version the plugin is built against.
     pub wit_version: String,
     /// File in the plugins dir.
     pub file: String,
     /// SHA-256 of the file.
     pub sha256: String,
+}
+
+/// What a plugin can do.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CapabilitiesView {
+    pull: bool,
+    incremental: bool,
+    webhooks: bool,
+    subscribe: bool,
+}
+
+/// A plugin's declared request budget.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RateLimitsView {
+    requests_per_minute: u32,
+    requests_per_day: Option<u32>,
+    concurrency: u32,
+}
+
+/// One setting of a plugin's config schema.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConfigFieldView {
+    key: String,
+    label: String,
+    help: String,
+    /// `text`, `url`, `number`, `boolean` or `secret`.
+    kind: String,
+    required: bool,
+    default: Option<String>,
+}
+
+/// An action a plugin declares.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActionView {
+    name: String,
+    title: String,
+    description: String,
+    /// JSON Schema of the input.
+    input_schema: Value,
+}
+
+/// `GET /api/admin/plugins`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PluginList {
+    plugins: Vec<PluginView>,
+    /// Every file in the plugins dir, loaded or refused (with the reason).
+    files: Vec<crate::db::PluginFileRow>,
 }
 
 fn category(c: &Category) -> &'static str {
@@ -102,30 +151,43 @@ impl PluginView {
             version: m.version.clone(),
             auth: auth.into(),
             scopes,
-            capabilities: json!({
-                "pull": m.capabilities.pull,
-                "incremental": m.capabilities.incremental,
-                "webhooks": m.capabilities.webhooks,
-                "subscribe": m.capabilities.subscribe,
-            }),
-            rate_limits: json!({
-                "requests_per_minute": m.rate_limits.requests_per_minute,
-                "requests_per_day": m.rate_limits.requests_per_day,
-                "concurrency": m.rate_limits.concurrency,
-            }),
+            capabilities: CapabilitiesView {
+                pull: m.capabilities.pull,
+                incremental: m.capabilities.incremental,
+                webhooks: m.capabilities.webhooks,
+                subscribe: m.capabilities.subscribe,
+            },
+            rate_limits: RateLimitsView {
+                requests_per_minute: m.rate_limits.requests_per_minute,
+                requests_per_day: m.rate_limits.requests_per_day,
+                concurrency: m.rate_limits.concurrency,
+            },
             allowed_hosts: m.allowed_hosts.clone(),
             config: m
                 .config
                 .iter()
-                .map(|f| json!({"key": f.key, "label": f.label, "help": f.help, "kind": field_kind(&f.kind), "required": f.required, "default": f.default}))
+                .map(|f| ConfigFieldView {
+                    key: f.key.clone(),
+                    label: f.label.clone(),
+                    help: f.help.clone(),
+                    kind: field_kind(&f.kind).into(),
+                    required: f.required,
+                    default: f.default.clone(),
+                })
                 .collect(),
             permissions: m.permissions.iter().map(|p| permission(p).into()).collect(),
             actions: m
                 .actions
                 .iter()
                 .map(|a| {
-                    let schema: Value = serde_json::from_str(&a.input_schema).unwrap_or(Value::Null);
-                    json!({"name": a.name, "title": a.title, "description": a.description, "input_schema": schema})
+                    let schema: Value =
+                        serde_json::from_str(&a.input_schema).unwrap_or(Value::Null);
+                    ActionView {
+                        name: a.name.clone(),
+                        title: a.title.clone(),
+                        description: a.description.clone(),
+                        input_schema: schema,
+                    }
                 })
                 .collect(),
             wit_version: m.wit_version.into(),
@@ -136,20 +198,25 @@ impl PluginView {
 }
 
 /// Loaded plugins and the state of every plugin file.
-#[utoipa::path(get, path = "/api/admin/plugins", tag = "plugins", responses((status = 200, description = "Plugins and files")))]
-pub async fn list(State(state): State<AppState>, _admin: Admin) -> Json<Value> {
+#[utoipa::path(get, path = "/api/admin/plugins", tag = "plugins",
+    responses((status = 200, body = PluginList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list(State(state): State<AppState>, _admin: Admin) -> Json<PluginList> {
     let plugins: Vec<PluginView> = state
         .runtime
         .plugins()
         .iter()
         .map(|p| PluginView::new(p))
         .collect();
-    Json(json!({ "plugins": plugins, "files": state.runtime.files() }))
+    Json(PluginList {
+        plugins,
+        files: state.runtime.files(),
+    })
 }
 
 /// One plugin.
 #[utoipa::path(get, path = "/api/admin/plugins/{id}", tag = "plugins",
-    params(("id" = String, Path, description = "Provider id")), responses((status = 200, description = "Plugin"), (status = 404, description = "Not installed")))]
+    params(("id" = String, Path, description = "Provider id")),
+    responses((status = 200, body = PluginView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "Not installed")))]
 pub async fn show(
     State(state): State<AppState>,
     _admin: Admin,
@@ -164,7 +231,10 @@ pub async fn show(
 
 /// Install or replace a plugin: the body is the `.wasm` file.
 #[utoipa::path(post, path = "/api/admin/plugins", tag = "plugins",
-    responses((status = 201, description = "Installed"), (status = 422, description = "Refused, with the reason")))]
+    request_body(content = Vec<u8>, content_type = "application/wasm", description = "The `.wasm` component"),
+    responses((status = 201, body = PluginView, description = "Installed"), (status = 400, body = ErrorBody, description = "Empty or too large"),
+        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody, description = "Another file provides this id"),
+        (status = 422, body = ErrorBody, description = "Refused, with the reason")))]
 pub async fn install(
     State(state): State<AppState>,
     _admin: Admin,
@@ -189,7 +259,8 @@ pub async fn install(
 
 /// Remove a plugin: the provider becomes unavailable; its data is kept.
 #[utoipa::path(delete, path = "/api/admin/plugins/{id}", tag = "plugins",
-    params(("id" = String, Path, description = "Provider id")), responses((status = 204, description = "Removed"), (status = 404, description = "Not installed")))]
+    params(("id" = String, Path, description = "Provider id")),
+    responses((status = 204, description = "Removed"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "Not installed")))]
 pub async fn remove(
     State(state): State<AppState>,
     _admin: Admin,
@@ -204,7 +275,8 @@ pub async fn remove(
 
 /// A provider's admin settings (base-URL overrides, approved permissions, rate limits).
 #[utoipa::path(get, path = "/api/admin/providers/{id}/settings", tag = "plugins",
-    params(("id" = String, Path, description = "Provider id")), responses((status = 200, description = "Settings")))]
+    params(("id" = String, Path, description = "Provider id")),
+    responses((status = 200, body = ProviderSettings), (status = 403, body = ErrorBody)))]
 pub async fn get_settings(
     State(state): State<AppState>,
     _admin: Admin,
@@ -215,7 +287,8 @@ pub async fn get_settings(
 
 /// Set a provider's admin settings.
 #[utoipa::path(put, path = "/api/admin/providers/{id}/settings", tag = "plugins",
-    params(("id" = String, Path, description = "Provider id")), responses((status = 200, description = "Saved"), (status = 400, description = "Invalid")))]
+    params(("id" = String, Path, description = "Provider id")), request_body = ProviderSettings,
+    responses((status = 200, body = ProviderSettings, description = "Saved"), (status = 400, body = ErrorBody, description = "Invalid"), (status = 403, body = ErrorBody)))]
 pub async fn put_settings(
     State(state): State<AppState>,
     _admin: Admin,

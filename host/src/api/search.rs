@@ -62,8 +62,8 @@ pub struct SearchResponse {
 
 /// Search with query parameters.
 #[utoipa::path(get, path = "/api/search", tag = "search", params(SearchRequest),
-    responses((status = 200, body = SearchResponse), (status = 400, description = "No query"),
-        (status = 401, description = "Missing or invalid API key")))]
+    responses((status = 200, body = SearchResponse), (status = 400, body = super::error::ErrorBody, description = "No query"),
+        (status = 401, body = super::error::ErrorBody, description = "Not signed in")))]
 pub async fn get_search(
     State(state): State<AppState>,
     caller: Caller,
@@ -76,8 +76,9 @@ pub async fn get_search(
 
 /// Search with a JSON body (same fields as the query parameters).
 #[utoipa::path(post, path = "/api/search", tag = "search", request_body = SearchRequest,
-    responses((status = 200, body = SearchResponse), (status = 400, description = "No query or a bad body"),
-        (status = 401, description = "Missing or invalid API key")))]
+    responses((status = 200, body = SearchResponse), (status = 400, body = super::error::ErrorBody, description = "No query or a bad body"),
+        (status = 401, body = super::error::ErrorBody, description = "Not signed in"),
+        (status = 403, body = super::error::ErrorBody, description = "A cookie write without the CSRF token")))]
 pub async fn post_search(
     State(state): State<AppState>,
     caller: Caller,

@@ -9,20 +9,36 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
+use super::error::ErrorBody;
 use super::{ApiError, AppState, Payload};
 use crate::db::{DeliveryWork, NewDelivery, status};
 use crate::model::{Change, WebhookRequest, WebhookRouting};
 use crate::runtime::Integration;
 use crate::webhooks::Recorded;
 
+/// The host's answer to a delivery (unless the provider requires its own, which the
+/// plugin then gives with its content type).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookAnswer {
+    /// Always true: verified and recorded (or nothing to record).
+    received: bool,
+    /// The delivery's id in the log, when it asked for work.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delivery: Option<String>,
+    /// Present when the provider's delivery id was seen before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duplicate: Option<bool>,
+}
+
 /// Receive a webhook for a provider that routes by account (one endpoint per app).
 #[utoipa::path(post, path = "/api/webhooks/integrations/{provider}", tag = "webhooks", security(()),
     params(("provider" = String, Path, description = "Provider id")),
-    responses((status = 200, description = "Accepted (or the provider's required answer)"),
-        (status = 401, description = "Signature did not verify"), (status = 404, description = "No such provider or route"),
-        (status = 413, description = "Body over the limit"), (status = 503, description = "Not recorded; deliver again")))]
+    responses((status = 200, body = WebhookAnswer, description = "Accepted (or the provider's required answer)"),
+        (status = 401, body = ErrorBody, description = "Signature did not verify"), (status = 404, body = ErrorBody, description = "No such provider or route"),
+        (status = 413, body = ErrorBody, description = "Body over the limit"), (status = 503, body = ErrorBody, description = "Not recorded; deliver again")))]
 pub async fn per_app(
     State(state): State<AppState>,
     Path(provider): Path<String>,
@@ -38,9 +54,9 @@ pub async fn per_app(
 /// Receive a webhook for one integration (the callback URL names it).
 #[utoipa::path(post, path = "/api/webhooks/integrations/{provider}/{integration_id}", tag = "webhooks", security(()),
     params(("provider" = String, Path, description = "Provider id"), ("integration_id" = String, Path, description = "Integration id")),
-    responses((status = 200, description = "Accepted (or the provider's required answer)"),
-        (status = 401, description = "Signature did not verify"), (status = 404, description = "No such provider, route or integration"),
-        (status = 413, description = "Body over the limit"), (status = 503, description = "Not recorded; deliver again")))]
+    responses((status = 200, body = WebhookAnswer, description = "Accepted (or the provider's required answer)"),
+        (status = 401, body = ErrorBody, description = "Signature did not verify"), (status = 404, body = ErrorBody, description = "No such provider, route or integration"),
+        (status = 413, body = ErrorBody, description = "Body over the limit"), (status = 503, body = ErrorBody, description = "Not recorded; deliver again")))]
 pub async fn per_integration(
     State(state): State<AppState>,
     Path((provider, integration_id)): Path<(String, String)>,
@@ -143,7 +159,11 @@ async fn receive_inner(
         deletes: ids(&outcome.changes, false),
         sync: outcome.sync_requested,
     };
-    let mut answer_body = json!({ "received": true });
+    let mut answer_body = WebhookAnswer {
+        received: true,
+        delivery: None,
+        duplicate: None,
+    };
     let mut label = "accepted";
     if work != DeliveryWork::default() {
         let id = crate::db::ordered_id();
@@ -162,9 +182,9 @@ async fn receive_inner(
             work,
         };
         match state.webhooks.record(delivery).await {
-            Ok(Recorded::New) => answer_body["delivery"] = id.into(),
+            Ok(Recorded::New) => answer_body.delivery = Some(id),
             Ok(Recorded::Duplicate) => {
-                answer_body["duplicate"] = true.into();
+                answer_body.duplicate = Some(true);
                 label = "duplicate";
             }
             // No 2xx: the provider delivers again later. The cause goes to our log only.

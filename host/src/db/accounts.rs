@@ -69,7 +69,8 @@ pub fn hash_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
-fn user(r: &sqlx::any::AnyRow) -> User {
+/// A user from a row whose first columns are id, email, is_admin, plan.
+pub(super) fn user_row(r: &sqlx::any::AnyRow) -> User {
     User {
         id: r.get(0),
         email: r.get(1),
@@ -106,7 +107,7 @@ impl Db {
             .bind(email)
             .fetch_optional(self.pool())
             .await?;
-        Ok(row.as_ref().map(user))
+        Ok(row.as_ref().map(user_row))
     }
 
     /// Create an organization owned by `owner`.
@@ -209,6 +210,71 @@ impl Db {
         .bind(hash_key(key))
         .fetch_optional(self.pool())
         .await?;
-        Ok(row.as_ref().map(user))
+        Ok(row.as_ref().map(user_row))
+    }
+
+    /// The organizations a user belongs to, with their role, by slug.
+    pub async fn memberships_of(&self, user_id: &str) -> anyhow::Result<Vec<(Org, Role)>> {
+        let rows = sqlx::query(
+            "SELECT o.id, o.slug, o.plan, m.role FROM memberships m JOIN organizations o ON o.id = m.org_id \
+             WHERE m.user_id = $1 ORDER BY o.slug",
+        )
+        .bind(user_id)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                let org = Org {
+                    id: r.get(0),
+                    slug: r.get(1),
+                    plan: r.get(2),
+                };
+                Role::parse(&r.get::<String, _>(3)).map(|role| (org, role))
+            })
+            .collect())
+    }
+
+    /// Every organization, by slug (platform admins switch into any).
+    pub async fn all_orgs(&self) -> anyhow::Result<Vec<Org>> {
+        let rows = sqlx::query("SELECT id, slug, plan FROM organizations ORDER BY slug")
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| Org {
+                id: r.get(0),
+                slug: r.get(1),
+                plan: r.get(2),
+            })
+            .collect())
+    }
+
+    /// An organization's members with their roles, by email.
+    pub async fn members(&self, org_id: &str) -> anyhow::Result<Vec<(User, Role)>> {
+        let rows = sqlx::query(
+            "SELECT u.id, u.email, u.is_admin, u.plan, m.role FROM memberships m JOIN users u ON u.id = m.user_id \
+             WHERE m.org_id = $1 ORDER BY u.email",
+        )
+        .bind(org_id)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| Role::parse(&r.get::<String, _>(4)).map(|role| (user_row(r), role)))
+            .collect())
+    }
+
+    /// Remove a member; true when there was one.
+    pub async fn remove_member(&self, org_id: &str, user_id: &str) -> anyhow::Result<bool> {
+        Ok(
+            sqlx::query("DELETE FROM memberships WHERE org_id = $1 AND user_id = $2")
+                .bind(org_id)
+                .bind(user_id)
+                .execute(self.pool())
+                .await?
+                .rows_affected()
+                == 1,
+        )
     }
 }

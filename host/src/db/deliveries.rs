@@ -21,7 +21,7 @@ pub mod delivery_state {
 }
 
 /// What a verified delivery asks for, as recorded.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeliveryWork {
     /// Resources announced changed.
     #[serde(default, rename = "u", skip_serializing_if = "Vec::is_empty")]
@@ -52,7 +52,7 @@ pub struct NewDelivery {
 }
 
 /// A recorded delivery.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Delivery {
     /// Our id.
     pub id: String,

@@ -139,7 +139,7 @@ pub struct Connect<'a> {
 }
 
 /// A provider's registry entry.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct RegistryEntry {
     /// Provider id.
     pub provider: String,

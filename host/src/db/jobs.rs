@@ -7,7 +7,7 @@ use sqlx::Row;
 use super::{Db, now_ms, numbered_rows};
 
 /// One sync job as recorded.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SyncJob {
     /// Id.
     pub id: String,
@@ -97,7 +97,7 @@ fn job(r: &sqlx::any::AnyRow) -> SyncJob {
 }
 
 /// Aggregates for the admin dashboard.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Stats {
     /// Integrations by status.
     pub integrations_by_status: std::collections::BTreeMap<String, i64>,

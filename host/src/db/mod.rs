@@ -11,6 +11,7 @@ mod kv;
 mod plugins;
 mod queue;
 mod sealed;
+mod sign_in;
 mod subscriptions;
 mod synced;
 
@@ -27,6 +28,7 @@ pub use jobs::{Stats, SyncJob};
 pub use plugins::PluginFileRow;
 pub use queue::{Caps, QueueSnapshot, job_status};
 pub use sealed::{CredentialRow, OauthState};
+pub use sign_in::SessionRow;
 pub use subscriptions::{SubscriptionRow, subscription_state};
 pub use synced::{Held, PageWrite, SyncedRecord};
 

@@ -9,7 +9,7 @@ use super::{Db, now_ms};
 use crate::services::ProviderSettings;
 
 /// One plugin file's state.
-#[derive(Debug, Clone, serde::Serialize, PartialEq)]
+#[derive(Debug, Clone, serde::Serialize, PartialEq, utoipa::ToSchema)]
 pub struct PluginFileRow {
     /// File name in the plugins dir.
     pub file_name: String,

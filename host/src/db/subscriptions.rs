@@ -16,7 +16,7 @@ pub mod subscription_state {
 }
 
 /// One integration's webhook registration.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct SubscriptionRow {
     /// The integration.
     pub integration_id: String,

@@ -98,6 +98,7 @@ impl TestHost {
             }),
             ingest: self.ingest.clone(),
             webhooks: tributary::webhooks::Intake::start(db_for_hooks),
+            sign_in: Arc::new(tributary::api::SignIn::new(false, None)),
         }
     }
 
