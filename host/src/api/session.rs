@@ -353,3 +353,33 @@ pub async fn jwt_user(state: &AppState, jwt: &JwtVerifier, token: &str) -> Resul
         .await?
         .ok_or(ApiError::Unauthorized)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn works_when_cookies_over_https_are_secure_and_host_prefixed() {
+        let https = SignIn::new(true, None).set_cookie("ab", 60);
+        let https = https.to_str().unwrap();
+        assert!(
+            https.starts_with("__Host-trb_session=ab; Path=/;"),
+            "{https}"
+        );
+        for flag in ["HttpOnly", "SameSite=Lax", "Secure", "Max-Age=60"] {
+            assert!(https.contains(flag), "{flag}: {https}");
+        }
+        let http = SignIn::new(false, None).set_cookie("ab", 60);
+        assert!(!http.to_str().unwrap().contains("Secure"));
+    }
+
+    #[test]
+    fn errors_when_a_password_is_short_or_wrong() {
+        assert!(check_password_strength("short").is_err());
+        let phc = hash_password("a long enough passphrase").unwrap();
+        assert!(phc.starts_with("$argon2id$"), "{phc}");
+        assert!(verify_password("a long enough passphrase", &phc));
+        assert!(!verify_password("a long enough passphrasE", &phc));
+        assert!(!verify_password("anything", "not a phc string"));
+    }
+}

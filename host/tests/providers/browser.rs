@@ -177,9 +177,12 @@ impl Browser {
         self.goto(&format!("{base}/")).await;
         self.wait_hash("#/signin").await;
         self.fill("#signin-form input[name=email]", email).await;
-        self.fill("#signin-form input[name=password]", password)
-            .await;
-        self.click("#signin-form button[type=submit]").await;
+        // From the keyboard: Enter in the password field submits the form.
+        self.fill(
+            "#signin-form input[name=password]",
+            &format!("{password}\u{E007}"),
+        )
+        .await;
         self.wait_hash("#/integrations").await;
         self.find("#signout").await;
     }

@@ -153,6 +153,29 @@ async fn works_when_a_person_signs_in_connects_syncs_searches_and_disconnects() 
         "ACTIVE"
     );
 
+    // Sync now: the page follows the walk over server-sent events until it completes.
+    b.click("#sync-now").await;
+    b.wait_text("#toast", "Sync queued.").await;
+    let deadline = tokio::time::Instant::now() + browser::WAIT;
+    loop {
+        let jobs = db.sync_jobs(Some(&gdrive.id), 10).await.unwrap();
+        if jobs
+            .iter()
+            .any(|j| j.trigger == "manual" && j.status == "COMPLETED")
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the manual sync never completed: {jobs:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    b.wait_text("main table tbody tr:first-child", "manual")
+        .await;
+    b.wait_text("main table tbody tr:first-child", "COMPLETED")
+        .await;
+
     // Search across both, and open a result at its source.
     b.click("nav a[href='#/search']").await;
     b.fill("#search-form input[name=q]", "kelp forest restoration")
