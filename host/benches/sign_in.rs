@@ -7,13 +7,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rsa::RsaPrivateKey;
 use rsa::pkcs1::DecodeRsaPrivateKey;
-use rsa::traits::PublicKeyParts;
-use rsa::{Pkcs1v15Sign, RsaPrivateKey};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 const N: usize = 400;
 
@@ -41,9 +37,7 @@ async fn timed(n: usize, mut f: impl AsyncFnMut() -> reqwest::StatusCode) -> (Du
 async fn main() {
     let key =
         RsaPrivateKey::from_pkcs1_pem(include_str!("../tests/providers/push_key.pem")).unwrap();
-    let n = URL_SAFE_NO_PAD.encode(key.n().to_bytes_be());
-    let e = URL_SAFE_NO_PAD.encode(key.e().to_bytes_be());
-    let jwks = json!({"keys": [{"kid": "k1", "kty": "RSA", "alg": "RS256", "n": n, "e": e}]});
+    let jwks = json!({"keys": [common::rs256_jwk(&key, "k1")]});
     let router = axum::Router::new().route(
         "/jwks",
         axum::routing::get(move || async move { axum::Json(jwks) }),
@@ -118,19 +112,12 @@ async fn main() {
             .status()
     })
     .await;
-    let enc = |v: serde_json::Value| URL_SAFE_NO_PAD.encode(v.to_string());
     let exp = tributary::db::now_ms() / 1000 + 3600;
-    let (h, c) = (
-        enc(json!({"alg": "RS256", "kid": "k1"})),
-        enc(json!({"sub": "u1", "iss": "https://issuer.test", "aud": "tributary", "exp": exp})),
+    let jwt = common::sign_rs256(
+        &key,
+        &json!({"alg": "RS256", "kid": "k1"}),
+        &json!({"sub": "u1", "iss": "https://issuer.test", "aud": "tributary", "exp": exp}),
     );
-    let sig = key
-        .sign(
-            Pkcs1v15Sign::new::<Sha256>(),
-            &Sha256::digest(format!("{h}.{c}")),
-        )
-        .unwrap();
-    let jwt = format!("{h}.{c}.{}", URL_SAFE_NO_PAD.encode(sig));
     let by_jwt = timed(N, async || {
         http.get(&session)
             .bearer_auth(&jwt)

@@ -168,6 +168,14 @@ pub async fn get_sync_jobs(
     Ok(Json(JobList { jobs }))
 }
 
+async fn job(state: &AppState, job_id: &str) -> Result<SyncJob, ApiError> {
+    state
+        .db()
+        .sync_job(job_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no job `{job_id}`")))
+}
+
 /// One sync job.
 #[utoipa::path(get, path = "/api/admin/integrations/sync-jobs/{job_id}", tag = "admin",
     params(("job_id" = String, Path, description = "Job id")),
@@ -177,12 +185,7 @@ pub async fn get_sync_job(
     _admin: Admin,
     Path(job_id): Path<String>,
 ) -> Result<Json<SyncJob>, ApiError> {
-    let job = state
-        .db()
-        .sync_job(&job_id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no job `{job_id}`")))?;
-    Ok(Json(job))
+    Ok(Json(job(&state, &job_id).await?))
 }
 
 /// Aggregate stats.
@@ -277,12 +280,7 @@ pub async fn post_retry_job(
             "job `{job_id}` is not dead, or its integration already has a job queued"
         )));
     }
-    let job = state
-        .db()
-        .sync_job(&job_id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no job `{job_id}`")))?;
-    Ok(Json(job))
+    Ok(Json(job(&state, &job_id).await?))
 }
 
 /// Query of the integration list.

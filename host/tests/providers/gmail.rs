@@ -8,11 +8,9 @@ use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use rsa::RsaPrivateKey;
 use rsa::pkcs1::DecodeRsaPrivateKey;
-use rsa::sha2::{Digest, Sha256};
-use rsa::traits::PublicKeyParts;
-use rsa::{Pkcs1v15Sign, RsaPrivateKey};
-use serde_json::{Value, json};
+use serde_json::json;
 use tributary::credentials::{Credential, Kind};
 use tributary::model::{Body, ListMode, ListRequest, PluginError, WebhookRequest};
 use tributary::runtime::{CallError, Integration, Limits, Session};
@@ -333,19 +331,12 @@ fn request(query: &str, body: Vec<u8>, bearer: Option<&str>) -> WebhookRequest {
 
 /// An ID token as Pub/Sub sends, signed with the test key.
 fn id_token(key: &RsaPrivateKey, kid: &str, aud: &str, exp_s: i64) -> String {
-    let enc = |v: Value| URL_SAFE_NO_PAD.encode(v.to_string());
-    let h = enc(json!({"alg": "RS256", "kid": kid, "typ": "JWT"}));
-    let c = enc(
-        json!({"iss": "https://accounts.google.com", "aud": aud, "exp": exp_s, "iat": exp_s - 3600,
+    sign_rs256(
+        key,
+        &json!({"alg": "RS256", "kid": kid, "typ": "JWT"}),
+        &json!({"iss": "https://accounts.google.com", "aud": aud, "exp": exp_s, "iat": exp_s - 3600,
         "email": "push@rivers.iam.gserviceaccount.com", "email_verified": true, "sub": "1130"}),
-    );
-    let sig = key
-        .sign(
-            Pkcs1v15Sign::new::<Sha256>(),
-            &Sha256::digest(format!("{h}.{c}")),
-        )
-        .unwrap();
-    format!("{h}.{c}.{}", URL_SAFE_NO_PAD.encode(sig))
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -399,11 +390,9 @@ async fn works_when_push_is_verified_by_url_token_and_google_oidc() {
 
     // With an audience set, the bearer token must be Google's, for that audience, unexpired.
     let key = RsaPrivateKey::from_pkcs1_pem(include_str!("push_key.pem")).unwrap();
-    let n = URL_SAFE_NO_PAD.encode(key.n().to_bytes_be());
-    let e = URL_SAFE_NO_PAD.encode(key.e().to_bytes_be());
-    fake.mail.lock().unwrap().certs = json!({"keys": [
-        {"kid": "other", "kty": "RSA", "alg": "RS256", "use": "sig", "n": e, "e": e},
-        {"kid": "k1", "kty": "RSA", "alg": "RS256", "use": "sig", "n": n, "e": e}]});
+    let mut other = rs256_jwk(&key, "other");
+    other["n"] = other["e"].clone();
+    fake.mail.lock().unwrap().certs = json!({"keys": [other, rs256_jwk(&key, "k1")]});
     services.set_secret("gmail", "push_audience", "https://tributary.example/gmail");
     services.set_secret(
         "gmail",

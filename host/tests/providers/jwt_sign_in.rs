@@ -5,11 +5,9 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::StatusCode;
+use rsa::RsaPrivateKey;
 use rsa::pkcs1::DecodeRsaPrivateKey;
-use rsa::traits::PublicKeyParts;
-use rsa::{Pkcs1v15Sign, RsaPrivateKey};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use crate::common::*;
 
@@ -17,15 +15,7 @@ const ISS: &str = "https://clerk.rivers.test";
 const AUD: &str = "tributary";
 
 fn token(key: &RsaPrivateKey, header: Value, claims: Value) -> String {
-    let enc = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
-    let (h, c) = (enc(&header), enc(&claims));
-    let sig = key
-        .sign(
-            Pkcs1v15Sign::new::<Sha256>(),
-            &Sha256::digest(format!("{h}.{c}")),
-        )
-        .unwrap();
-    format!("{h}.{c}.{}", URL_SAFE_NO_PAD.encode(sig))
+    sign_rs256(key, &header, &claims)
 }
 
 fn claims(sub: &str, aud: &str, iss: &str, exp: i64) -> Value {
@@ -57,9 +47,7 @@ async fn host_for(jwks: &str, create_users: bool) -> Served {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn works_when_a_jwt_from_the_configured_issuer_maps_to_one_user() {
     let key = RsaPrivateKey::from_pkcs1_pem(include_str!("push_key.pem")).unwrap();
-    let n = URL_SAFE_NO_PAD.encode(key.n().to_bytes_be());
-    let e = URL_SAFE_NO_PAD.encode(key.e().to_bytes_be());
-    let jwks = json!({"keys": [{"kid": "k1", "kty": "RSA", "alg": "RS256", "use": "sig", "n": n, "e": e}]});
+    let jwks = json!({"keys": [rs256_jwk(&key, "k1")]});
     let router = axum::Router::new().route(
         "/.well-known/jwks.json",
         axum::routing::get(move || async move { axum::Json(jwks) }),

@@ -67,6 +67,18 @@ async fn call(
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
+/// `GET /api/auth/session` with a cookie.
+async fn session_of(base: &str, cookie: &str) -> (StatusCode, Value) {
+    call(
+        reqwest::Method::GET,
+        format!("{base}/api/auth/session"),
+        cookie,
+        None,
+        None,
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn works_when_a_password_opens_a_session_whose_writes_need_the_csrf_token() {
     let s = serve_host(None, &["substack"], true).await;
@@ -100,14 +112,7 @@ async fn works_when_a_password_opens_a_session_whose_writes_need_the_csrf_token(
         .unwrap();
     assert_eq!(stored, vec![tributary::db::hash_key(value)]);
 
-    let (st, me) = call(
-        reqwest::Method::GET,
-        format!("{}/api/auth/session", s.base),
-        &cookie,
-        None,
-        None,
-    )
-    .await;
+    let (st, me) = session_of(&s.base, &cookie).await;
     assert_eq!(
         (st, me["csrf_token"].as_str()),
         (StatusCode::OK, Some(csrf.as_str()))
@@ -173,14 +178,7 @@ async fn works_when_a_password_opens_a_session_whose_writes_need_the_csrf_token(
             .unwrap()
             .contains("Max-Age=0")
     );
-    let (st, body) = call(
-        reqwest::Method::GET,
-        format!("{}/api/auth/session", s.base),
-        &cookie,
-        None,
-        None,
-    )
-    .await;
+    let (st, body) = session_of(&s.base, &cookie).await;
     assert_eq!(
         (st, body["error"]["code"].as_str()),
         (StatusCode::UNAUTHORIZED, Some("unauthorized"))
@@ -191,14 +189,7 @@ async fn works_when_a_password_opens_a_session_whose_writes_need_the_csrf_token(
         .create_session(&ada.id, tributary::db::now_ms() - 1)
         .await
         .unwrap();
-    let (st, _) = call(
-        reqwest::Method::GET,
-        format!("{}/api/auth/session", s.base),
-        &format!("trb_session={old}"),
-        None,
-        None,
-    )
-    .await;
+    let (st, _) = session_of(&s.base, &format!("trb_session={old}")).await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
 
     // Guessing is throttled per email: ten tries a minute.
@@ -275,14 +266,7 @@ async fn works_when_a_sign_in_link_is_spent_once() {
     let (st, headers) = spend(token.clone()).await;
     assert_eq!(st, StatusCode::OK);
     let (cookie, _) = session_cookie(&headers);
-    let (st, me) = call(
-        reqwest::Method::GET,
-        format!("{}/api/auth/session", s.base),
-        &cookie,
-        None,
-        None,
-    )
-    .await;
+    let (st, me) = session_of(&s.base, &cookie).await;
     assert_eq!(
         (st, me["user"]["email"].as_str()),
         (StatusCode::OK, Some("lin@t.test"))
