@@ -5,14 +5,19 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::auth::{Access, Caller, scope};
 use super::error::ErrorBody;
+pub use super::integration_views::{
+    Available, AvailableList, IntegrationDetails, IntegrationList, IntegrationView, view,
+};
+use super::settings::FREQUENCIES;
+pub use super::settings::{check_config, check_strategy, optional_json};
 use super::{ApiError, AppState, PluginView};
-use crate::db::{Integration, Owner, SubscriptionRow, SyncJob, status};
+use crate::db::{Integration, Owner, SyncJob, status};
 
 /// Body of `PUT …/config`.
 #[derive(Debug, Deserialize, Default, ToSchema)]
@@ -32,170 +37,6 @@ pub struct SettingsBody {
 pub struct SyncBody {
     /// `full` or `incremental` (default).
     pub mode: Option<String>,
-}
-
-const STRATEGIES: &[&str] = &["FULL_CONTENT", "METADATA_ONLY"];
-const FREQUENCIES: &[&str] = &["REALTIME", "FIFTEEN_MIN", "HOURLY", "DAILY", "MANUAL"];
-
-/// Parse an optional JSON body: empty is the default, anything else must parse.
-pub fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
-}
-
-/// Check a storage strategy's name.
-pub fn check_strategy(strategy: &str) -> Result<(), ApiError> {
-    if !STRATEGIES.contains(&strategy) {
-        return Err(ApiError::BadRequest(format!(
-            "storage_strategy must be one of {STRATEGIES:?}"
-        )));
-    }
-    Ok(())
-}
-
-/// Check config keys and values against the manifest's fields.
-pub fn check_config(
-    state: &AppState,
-    provider: &str,
-    config: &Map<String, Value>,
-) -> Result<(), ApiError> {
-    let plugin = state
-        .runtime
-        .get(provider)
-        .ok_or_else(|| ApiError::NotFound(format!("no provider `{provider}`")))?;
-    for (k, v) in config {
-        let field = plugin
-            .manifest
-            .config
-            .iter()
-            .find(|f| &f.key == k)
-            .ok_or_else(|| ApiError::BadRequest(format!("`{provider}` has no setting `{k}`")))?;
-        if matches!(field.kind, crate::model::FieldKind::Secret) {
-            return Err(ApiError::BadRequest(format!(
-                "`{k}` is a secret: send it as a credential when connecting"
-            )));
-        }
-        if !(v.is_string() || v.is_number() || v.is_boolean()) {
-            return Err(ApiError::BadRequest(format!(
-                "setting `{k}` must be a string, number or boolean"
-            )));
-        }
-        if v.as_str().is_some_and(|s| s.len() > 4096) {
-            return Err(ApiError::BadRequest(format!(
-                "setting `{k}` is longer than 4096 bytes"
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// An integration as the API shows it (never any credential).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct IntegrationView {
-    id: String,
-    provider: String,
-    owner: OwnerView,
-    /// `ACTIVE`, `PAUSED`, `ERROR`, `RATE_LIMITED`, `TOKEN_EXPIRED` or `DISCONNECTED`.
-    status: String,
-    storage_strategy: String,
-    sync_frequency: String,
-    config: Map<String, Value>,
-    account: AccountView,
-    /// ms since the epoch.
-    last_sync_at: Option<i64>,
-    last_error: Option<String>,
-    connected_by: String,
-    connected_at: i64,
-    updated_at: i64,
-}
-
-/// Whose an integration is.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OwnerView {
-    /// `user` or `org`.
-    kind: String,
-    id: String,
-}
-
-/// The provider account an integration reads.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AccountView {
-    id: Option<String>,
-    name: Option<String>,
-}
-
-/// An integration with its live state: the walk in flight, queued pushed changes, recent
-/// jobs and the provider-side subscription.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct IntegrationDetails {
-    #[serde(flatten)]
-    integration: IntegrationView,
-    /// The walk queued or running (its counts move with every page).
-    current_job: Option<SyncJob>,
-    /// Webhook changes waiting to be applied.
-    pending_resource_jobs: i64,
-    /// The last ten jobs, newest first.
-    recent_jobs: Vec<SyncJob>,
-    /// The webhook registration at the provider: state, expiry, last failure.
-    subscription: Option<SubscriptionRow>,
-}
-
-/// A provider offered to the caller and whether it is connected.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Available {
-    provider: PluginView,
-    connected: bool,
-    /// The integration's status when connected.
-    status: Option<String>,
-}
-
-/// `GET /api/integrations`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AvailableList {
-    integrations: Vec<Available>,
-}
-
-/// `GET /api/integrations/connected`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct IntegrationList {
-    integrations: Vec<IntegrationView>,
-}
-
-impl IntegrationList {
-    /// The views of `list`.
-    pub fn of(list: &[Integration]) -> Self {
-        IntegrationList {
-            integrations: list.iter().map(view).collect(),
-        }
-    }
-}
-
-/// The view of an integration.
-pub fn view(i: &Integration) -> IntegrationView {
-    IntegrationView {
-        id: i.id.clone(),
-        provider: i.provider.clone(),
-        owner: OwnerView {
-            kind: i.owner_kind.clone(),
-            id: i.owner_id.clone(),
-        },
-        status: i.status.clone(),
-        storage_strategy: i.storage_strategy.clone(),
-        sync_frequency: i.sync_frequency.clone(),
-        config: i.config.clone(),
-        account: AccountView {
-            id: i.account_id.clone(),
-            name: i.account_name.clone(),
-        },
-        last_sync_at: i.last_sync_at,
-        last_error: i.last_error.clone(),
-        connected_by: i.connected_by.clone(),
-        connected_at: i.connected_at,
-        updated_at: i.updated_at,
-    }
 }
 
 pub(super) async fn find(

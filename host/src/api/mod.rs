@@ -10,11 +10,13 @@ mod connect;
 mod error;
 mod events;
 mod health;
+mod integration_views;
 pub mod integrations;
 mod orgs;
 mod plugins;
 mod search;
 pub mod session;
+mod settings;
 mod webhooks;
 
 use std::sync::Arc;

@@ -404,3 +404,128 @@ async fn works_when_owners_manage_members_and_members_only_look() {
         .unwrap();
     assert_eq!(list["members"].as_array().unwrap().len(), 2);
 }
+
+/// Run the `tributary` binary over `dir` with `stdin`; its standard output.
+fn tributary(dir: &std::path::Path, args: &[&str], stdin: &str) -> String {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tributary"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env_remove("TRIBUTARY_PUBLIC_URL")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "tributary {args:?}: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn works_when_the_cli_prints_a_sign_in_link_and_sets_passwords() {
+    let s = serve_host(None, &[], true).await;
+    let dir = s.dir.path().to_path_buf();
+    let base = s.base.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        tributary(
+            &dir,
+            &[
+                "users",
+                "create",
+                "--email",
+                "New@T.test",
+                "--admin",
+                "--public-url",
+                &base,
+            ],
+            "",
+        )
+    })
+    .await
+    .unwrap();
+    let link = out
+        .lines()
+        .find(|l| l.contains("/#/link/"))
+        .unwrap_or_else(|| panic!("no link in {out}"));
+    assert!(link.starts_with(&format!("{}/#/link/", s.base)), "{link}");
+    let token = link.rsplit('/').next().unwrap();
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/auth/link", s.base))
+        .json(&json!({"token": token}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let me: Value = resp.json().await.unwrap();
+    assert_eq!(
+        (
+            me["user"]["email"].as_str(),
+            me["user"]["is_admin"].as_bool()
+        ),
+        (Some("new@t.test"), Some(true))
+    );
+
+    // A password from stdin: too short is refused, a good one signs in.
+    let dir = s.dir.path().to_path_buf();
+    let short = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tributary"))
+            .arg("--data-dir")
+            .arg(&dir)
+            .args(["users", "set-password", "--email", "new@t.test"])
+            .env_remove("DATABASE_URL")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(!short.status.success(), "an empty password is refused");
+    let dir = s.dir.path().to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        tributary(
+            &dir,
+            &["users", "set-password", "--email", "new@t.test"],
+            "a long passphrase\n",
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        login(&s.base, "new@t.test", "a long passphrase").await.0,
+        StatusCode::OK
+    );
+    let dir = s.dir.path().to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        tributary(
+            &dir,
+            &[
+                "users",
+                "create",
+                "--email",
+                "pw@t.test",
+                "--password-stdin",
+            ],
+            "another passphrase\n",
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        login(&s.base, "pw@t.test", "another passphrase").await.0,
+        StatusCode::OK
+    );
+}
