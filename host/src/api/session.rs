@@ -164,6 +164,26 @@ fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
 }
 
+/// Sign-in bodies must be JSON: a cross-site form can only send form encodings or
+/// `text/plain` without a CORS preflight, so a foreign page cannot sign a visitor in as
+/// someone else (login CSRF).
+fn json_only(headers: &HeaderMap) -> Result<(), ApiError> {
+    let json = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        });
+    if !json {
+        return Err(ApiError::BadRequest(
+            "send the sign-in as `Content-Type: application/json`".into(),
+        ));
+    }
+    Ok(())
+}
+
 async fn open_session(state: &AppState, user: &User) -> Result<Response, ApiError> {
     let ttl = state.sign_in.session_ttl;
     let expires_at = now_ms() + ttl.as_millis() as i64;
@@ -183,9 +203,15 @@ async fn open_session(state: &AppState, user: &User) -> Result<Response, ApiErro
 /// Sign in with an email and password: sets the session cookie.
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest, security(()),
     responses((status = 200, body = SessionView, description = "Signed in; `Set-Cookie` holds the session"),
+        (status = 400, body = super::error::ErrorBody, description = "Not a JSON body"),
         (status = 401, body = super::error::ErrorBody, description = "Wrong email or password"),
         (status = 429, body = super::error::ErrorBody, description = "Too many attempts for this email")))]
-pub async fn login(State(state): State<AppState>, body: Payload) -> Result<Response, ApiError> {
+pub async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Payload,
+) -> Result<Response, ApiError> {
+    json_only(&headers)?;
     let req: LoginRequest = parse(&body)?;
     let email = req.email.trim().to_lowercase();
     if email.len() > 254 {
@@ -225,8 +251,14 @@ static DUMMY: std::sync::LazyLock<String> =
 /// Spend a one-time sign-in link (`tributary users create` prints one): sets the cookie.
 #[utoipa::path(post, path = "/api/auth/link", tag = "auth", request_body = LinkRequest, security(()),
     responses((status = 200, body = SessionView, description = "Signed in"),
+        (status = 400, body = super::error::ErrorBody, description = "Not a JSON body"),
         (status = 401, body = super::error::ErrorBody, description = "Unknown, spent or expired link")))]
-pub async fn link(State(state): State<AppState>, body: Payload) -> Result<Response, ApiError> {
+pub async fn link(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Payload,
+) -> Result<Response, ApiError> {
+    json_only(&headers)?;
     let req: LinkRequest = parse(&body)?;
     let token = req.token.trim();
     if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {

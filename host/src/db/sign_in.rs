@@ -54,6 +54,11 @@ impl Db {
     ) -> anyhow::Result<(String, String)> {
         let id = hex::encode(rand::random::<[u8; 32]>());
         let csrf = hex::encode(rand::random::<[u8; 24]>());
+        // Ended sessions go as new ones come, so the table holds only live ones.
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(now_ms())
+            .execute(self.pool())
+            .await?;
         sqlx::query(
             "INSERT INTO sessions (id_hash, user_id, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
         )
@@ -110,6 +115,10 @@ impl Db {
         expires_at: i64,
     ) -> anyhow::Result<String> {
         let token = hex::encode(rand::random::<[u8; 32]>());
+        sqlx::query("DELETE FROM sign_in_links WHERE expires_at <= $1 OR used_at IS NOT NULL")
+            .bind(now_ms())
+            .execute(self.pool())
+            .await?;
         sqlx::query(
             "INSERT INTO sign_in_links (token_hash, user_id, expires_at) VALUES ($1, $2, $3)",
         )

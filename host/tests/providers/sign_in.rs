@@ -94,6 +94,17 @@ async fn works_when_a_password_opens_a_session_whose_writes_need_the_csrf_token(
     let (st, _, nobody) = login(&s.base, "nobody@t.test", PASSWORD).await;
     assert_eq!((st, &nobody), (StatusCode::UNAUTHORIZED, &body));
 
+    // What a cross-site form can send (text/plain) signs nobody in.
+    let form = reqwest::Client::new()
+        .post(format!("{}/api/auth/login", s.base))
+        .header("content-type", "text/plain")
+        .body(json!({"email": "ada@t.test", "password": PASSWORD}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), StatusCode::BAD_REQUEST);
+    assert!(form.headers().get(SET_COOKIE).is_none());
+
     let (st, headers, body) = login(&s.base, "ADA@t.test", PASSWORD).await;
     assert_eq!(st, StatusCode::OK, "{body}");
     let (cookie, set) = session_cookie(&headers);
