@@ -194,7 +194,7 @@ impl JwtVerifier {
 
     async fn fetch(&self) -> Result<JwkSet, JwtError> {
         let fail = |e: String| JwtError::Jwks(e);
-        let resp = self
+        let mut resp = self
             .http
             .get(&self.config.jwks_url)
             .send()
@@ -206,9 +206,14 @@ impl JwtVerifier {
         if resp.content_length().is_some_and(|n| n as usize > MAX_JWKS) {
             return Err(fail("document too large".into()));
         }
-        let body = resp.bytes().await.map_err(|e| fail(e.to_string()))?;
-        if body.len() > MAX_JWKS {
-            return Err(fail("document too large".into()));
+        // Read in chunks against the cap: a missing or false length must not let a
+        // body of any size into memory.
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| fail(e.to_string()))? {
+            if body.len() + chunk.len() > MAX_JWKS {
+                return Err(fail("document too large".into()));
+            }
+            body.extend_from_slice(&chunk);
         }
         serde_json::from_slice(&body).map_err(|e| fail(format!("not a JWKS: {e}")))
     }

@@ -125,13 +125,8 @@ enum UsersCommand {
         /// link is printed.
         #[arg(long)]
         password_stdin: bool,
-        /// Base URL the printed sign-in link points at.
-        #[arg(
-            long,
-            env = "TRIBUTARY_PUBLIC_URL",
-            default_value = "http://127.0.0.1:8080"
-        )]
-        public_url: String,
+        #[command(flatten)]
+        link: LinkBase,
     },
     /// Set a user's password (first line of stdin); their sessions end.
     SetPassword {
@@ -144,14 +139,21 @@ enum UsersCommand {
         /// The user's email.
         #[arg(long)]
         email: String,
-        /// Base URL the link points at.
-        #[arg(
-            long,
-            env = "TRIBUTARY_PUBLIC_URL",
-            default_value = "http://127.0.0.1:8080"
-        )]
-        public_url: String,
+        #[command(flatten)]
+        link: LinkBase,
     },
+}
+
+/// Where printed sign-in links point.
+#[derive(clap::Args)]
+struct LinkBase {
+    /// Base URL the sign-in link points at.
+    #[arg(
+        long,
+        env = "TRIBUTARY_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    public_url: String,
 }
 
 #[derive(Subcommand)]
@@ -223,7 +225,7 @@ async fn admin_command(config: &HostConfig, command: Command) -> anyhow::Result<
                     email,
                     admin,
                     password_stdin,
-                    public_url,
+                    link,
                 },
         } => {
             let email = email.trim().to_lowercase();
@@ -243,7 +245,7 @@ async fn admin_command(config: &HostConfig, command: Command) -> anyhow::Result<
             if password_stdin {
                 set_password(db, &u).await?;
             } else {
-                print_sign_in_link(db, &u, &public_url).await?;
+                print_sign_in_link(db, &u, &link.public_url).await?;
             }
         }
         Command::Users {
@@ -253,10 +255,10 @@ async fn admin_command(config: &HostConfig, command: Command) -> anyhow::Result<
             set_password(db, &u).await?;
         }
         Command::Users {
-            command: UsersCommand::SignInLink { email, public_url },
+            command: UsersCommand::SignInLink { email, link },
         } => {
             let u = user(email).await?;
-            print_sign_in_link(db, &u, &public_url).await?;
+            print_sign_in_link(db, &u, &link.public_url).await?;
         }
         Command::Orgs {
             command: OrgsCommand::Create { slug, owner },

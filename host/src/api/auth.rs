@@ -33,8 +33,9 @@ pub fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a 
 }
 
 /// The user behind a request: bearer credentials first, else the session cookie (and,
-/// for anything but a read, the CSRF token that session was given).
-pub async fn caller(state: &AppState, parts: &Parts) -> Result<User, ApiError> {
+/// for anything but a read, the CSRF token that session was given). A session found is
+/// left in the request's extensions for handlers that show it.
+pub async fn caller(state: &AppState, parts: &mut Parts) -> Result<User, ApiError> {
     if let Some(value) = parts.headers.get(AUTHORIZATION) {
         let token = value
             .to_str()
@@ -72,7 +73,9 @@ pub async fn caller(state: &AppState, parts: &Parts) -> Result<User, ApiError> {
             return Err(ApiError::Csrf);
         }
     }
-    Ok(session.user)
+    let user = session.user.clone();
+    parts.extensions.insert(session);
+    Ok(user)
 }
 
 impl FromRequestParts<AppState> for Caller {

@@ -20,7 +20,7 @@ use utoipa::ToSchema;
 use super::auth::{Caller, cookie};
 use super::orgs::{Membership, memberships};
 use super::{ApiError, AppState, Payload};
-use crate::db::{User, now_ms};
+use crate::db::{SessionRow, User, now_ms};
 use crate::jwt::{JwtConfig, JwtVerifier};
 
 /// Shortest password accepted.
@@ -279,15 +279,11 @@ pub async fn link(
     responses((status = 200, body = SessionView), (status = 401, body = super::error::ErrorBody, description = "Not signed in")))]
 pub async fn current(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Caller(user): Caller,
+    session: Option<axum::Extension<SessionRow>>,
 ) -> Result<Json<SessionView>, ApiError> {
-    let session = match cookie(&headers, state.sign_in.cookie_name()) {
-        Some(id) if !headers.contains_key(axum::http::header::AUTHORIZATION) => {
-            state.db().session(id).await?
-        }
-        _ => None,
-    };
+    // Left by `Caller` when the cookie authenticated this request (never for bearers).
+    let session = session.map(|axum::Extension(s)| s);
     Ok(Json(SessionView {
         user: (&user).into(),
         organizations: memberships(&state, &user).await?,

@@ -341,6 +341,18 @@ pub async fn user_integration(db: &Db, email: &str, provider: &str) -> tributary
     db.connect_integration(connect).await.unwrap()
 }
 
+/// `GET url` as the holder of `key`: the JSON answer (a 200 expected).
+pub async fn get_json(url: &str, key: &str) -> serde_json::Value {
+    let resp = reqwest::Client::new()
+        .get(url)
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "GET {url}");
+    resp.json().await.unwrap()
+}
+
 /// `GET /api/search?q=` as the holder of `key`: the answer.
 pub async fn search(base: &str, key: &str, q: &str) -> serde_json::Value {
     let resp = reqwest::Client::new()

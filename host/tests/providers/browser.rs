@@ -143,18 +143,11 @@ impl Browser {
 
     /// Wait until the location's hash is `hash`.
     pub async fn wait_hash(&self, hash: &str) {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
+        crate::common::eventually(&format!("the page at {hash}"), WAIT, async || {
             let url = self.client.current_url().await.unwrap();
-            if url.fragment().map(|f| format!("#{f}")).as_deref() == Some(hash) {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "never reached {hash}; at {url}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+            url.fragment().map(|f| format!("#{f}")).as_deref() == Some(hash)
+        })
+        .await;
     }
 
     /// Run a script in the page and return its value.

@@ -174,6 +174,30 @@ async fn works_when_a_jwt_from_the_configured_issuer_maps_to_one_user() {
     let (_, key_) = user_with_key(s.state.db(), "script@t.test", false).await;
     assert_eq!(session(&s.base, &key_).await.0, StatusCode::OK);
 
+    // A JWKS streamed without a length: padded with whitespace to 640 KiB it is read,
+    // to 1.25 MiB (over the 1 MiB cap) it is refused, and the token with it.
+    for (pads, expected) in [(10, StatusCode::OK), (20, StatusCode::UNAUTHORIZED)] {
+        let head = format!("{{\"keys\": [{}]", rs256_jwk(&key, "k1"));
+        let chunks: Vec<_> = std::iter::once(head.into_bytes())
+            .chain((0..pads).map(|_| vec![b' '; 64 << 10]))
+            .chain(std::iter::once(b"}".to_vec()))
+            .map(|b| Ok::<_, std::convert::Infallible>(bytes::Bytes::from(b)))
+            .collect();
+        let padded = axum::Router::new().route(
+            "/jwks",
+            axum::routing::get(move || {
+                let body = futures::stream::iter(chunks.clone());
+                async move { axum::body::Body::from_stream(body) }
+            }),
+        );
+        let h = host_for(&format!("http://{}/jwks", serve(padded).await), true).await;
+        assert_eq!(
+            session(&h.base, &good).await.0,
+            expected,
+            "{pads} × 64 KiB of padding"
+        );
+    }
+
     // With creating users off, an unknown subject is refused, a linked one still works.
     let strict = host_for(&jwks_url, false).await;
     assert_eq!(

@@ -315,26 +315,10 @@ async fn works_when_owners_manage_members_and_members_only_look() {
     let http = reqwest::Client::new();
     let members = format!("{}/api/organizations/acme/members", s.base);
 
-    let mine: Value = http
-        .get(format!("{}/api/organizations", s.base))
-        .bearer_auth(&bkey)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let mine = get_json(&format!("{}/api/organizations", s.base), &bkey).await;
     assert_eq!(mine["organizations"][0]["slug"], "acme");
     assert_eq!(mine["organizations"][0]["role"], "member");
-    let list: Value = http
-        .get(&members)
-        .bearer_auth(&bkey)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = get_json(&members, &bkey).await;
     assert_eq!(list["members"].as_array().unwrap().len(), 2);
     let add_carol = json!({"email": "carol@t.test", "role": "admin"});
     let resp = http
@@ -404,15 +388,7 @@ async fn works_when_owners_manage_members_and_members_only_look() {
         .await
         .unwrap();
     assert_eq!(gone.status(), StatusCode::NO_CONTENT);
-    let list: Value = http
-        .get(&members)
-        .bearer_auth(&okey)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = get_json(&members, &okey).await;
     assert_eq!(list["members"].as_array().unwrap().len(), 2);
 }
 

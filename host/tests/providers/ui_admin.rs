@@ -61,15 +61,7 @@ async fn works_when_an_admin_installs_a_plugin_toggles_the_registry_and_retries_
     let offered = |key: String| {
         let base = s.base.clone();
         async move {
-            let v: serde_json::Value = reqwest::Client::new()
-                .get(format!("{base}/api/integrations"))
-                .bearer_auth(key)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let v = get_json(&format!("{base}/api/integrations"), &key).await;
             v["integrations"]
                 .as_array()
                 .unwrap()

@@ -156,21 +156,12 @@ async fn works_when_a_person_signs_in_connects_syncs_searches_and_disconnects() 
     // Sync now: the page follows the walk over server-sent events until it completes.
     b.click("#sync-now").await;
     b.wait_text("#toast", "Sync queued.").await;
-    let deadline = tokio::time::Instant::now() + browser::WAIT;
-    loop {
+    eventually("the manual sync completes", browser::WAIT, async || {
         let jobs = db.sync_jobs(Some(&gdrive.id), 10).await.unwrap();
-        if jobs
-            .iter()
+        jobs.iter()
             .any(|j| j.trigger == "manual" && j.status == "COMPLETED")
-        {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the manual sync never completed: {jobs:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
     b.wait_text("main table tbody tr:first-child", "manual")
         .await;
     b.wait_text("main table tbody tr:first-child", "COMPLETED")
@@ -201,14 +192,10 @@ async fn works_when_a_person_signs_in_connects_syncs_searches_and_disconnects() 
         Some("noopener noreferrer")
     );
     link.click().await.unwrap();
-    let deadline = tokio::time::Instant::now() + browser::WAIT;
-    while b.client.windows().await.unwrap().len() < 2 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the result did not open"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually("the result opens in a new tab", browser::WAIT, async || {
+        b.client.windows().await.unwrap().len() == 2
+    })
+    .await;
 
     // Both on the integrations page, for a person to look at (the README shows it).
     b.client
