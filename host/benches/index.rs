@@ -1,7 +1,10 @@
 //! Ingestion and search benchmarks (`cargo bench -p tributary --bench index`):
 //! 1. ingest throughput (chunks/s) through the production sink, BM25 only and with the
 //!    local MiniLM model;
-//! 2. search latency p50/p99 over 100,000 chunks in the embedded store, BM25 and hybrid;
+//! 2. ingest chunks/s and search latency p50/p99 over 100,000 chunks, BM25 and hybrid, in
+//!    the embedded store, in the Qdrant server at `QDRANT_TEST_URL` when set (a fresh
+//!    collection, dropped after), and in the tests' loopback Qdrant (Qdrant's engine behind
+//!    the real gRPC API: the client and wire cost, not a server's numbers);
 //! 3. retrieval quality on a labelled public-domain set: 231 chapters of the King James
 //!    Bible (1611; extracted with Debian's `bible-kjv`) and 53 paraphrased queries with
 //!    their chapters; recall@5 and MRR (over distinct chapters) for BM25, dense and hybrid.
@@ -17,10 +20,22 @@ use std::time::{Duration, Instant};
 use futures::future::BoxFuture;
 use serde::Deserialize;
 use tributary::db::Integration;
-use tributary::index::{EdgeStore, Query};
+use tributary::index::{EdgeStore, QdrantStore, Query, ServerConfig};
 use tributary::ingest::{DenseEmbedder, Ingestor, LocalEmbedder, Role, Search};
 use tributary::model::{Body, Content};
 use tributary::sync::Sink;
+
+// The tests' loopback Qdrant: the server backend's client and wire cost.
+#[allow(dead_code)]
+#[path = "../tests/search/qdrant_conv.rs"]
+mod qdrant_conv;
+#[allow(dead_code)]
+#[path = "../tests/search/qdrant_fake.rs"]
+mod qdrant_fake;
+#[path = "../tests/search/qdrant_rpcs.rs"]
+mod qdrant_rpcs;
+
+use qdrant_fake::FakeQdrant;
 
 #[derive(Deserialize)]
 struct Chapter {
@@ -119,6 +134,21 @@ fn ingestor(dense: Option<Arc<dyn DenseEmbedder>>) -> (Ingestor, tempfile::TempD
     )
     .unwrap();
     (Ingestor::new(Arc::new(store), dense).unwrap(), dir)
+}
+
+/// An ingestor over a fresh collection on the server at `url`.
+async fn server_ingestor(
+    url: &str,
+    dense: Option<Arc<dyn DenseEmbedder>>,
+) -> (Ingestor, Arc<QdrantStore>) {
+    let mut config = ServerConfig::new(url, &format!("bench_{}", uuid::Uuid::new_v4().simple()));
+    config.api_key = std::env::var("QDRANT_TEST_API_KEY").ok();
+    let store = Arc::new(
+        QdrantStore::open(&config, dense.as_ref().map(|d| d.dimensions()))
+            .await
+            .unwrap(),
+    );
+    (Ingestor::new(store.clone(), dense).unwrap(), store)
 }
 
 /// Ingest `copies` copies of the corpus, 100 resources per call; returns (chunks, time).
@@ -265,34 +295,61 @@ async fn main() {
         println!("| {name} | {r:.3} | {mrr:.3} |");
     }
 
-    // 2. Latency over 100,000 chunks.
-    for (name, dense) in [
-        ("BM25", None),
-        (
-            "hybrid (384-d hashed vectors)",
-            Some(Arc::new(Hashed) as Arc<dyn DenseEmbedder>),
-        ),
-    ] {
-        let (ing, _d) = ingestor(dense);
-        let mut copies = 0;
-        let mut total = 0;
-        let start = Instant::now();
-        while total < 100_000 {
-            let row = integration();
-            let docs: Vec<Content> = chapters
-                .iter()
-                .map(|ch| content(format!("{}#{copies}", ch.id), &ch.id, &ch.text))
-                .collect();
-            for page in docs.chunks(100) {
-                ing.upsert(&row, page).await.unwrap();
+    // 2. Ingest and latency over 100,000 chunks, on each store.
+    let loopback = FakeQdrant::start(None).await;
+    let mut stores = vec![("embedded", None)];
+    match std::env::var("QDRANT_TEST_URL") {
+        Ok(url) if !url.is_empty() => stores.push(("Qdrant server (QDRANT_TEST_URL)", Some(url))),
+        _ => println!("\nSKIPPED: the Qdrant server runs (QDRANT_TEST_URL unset)"),
+    }
+    stores.push(("loopback Qdrant (test double)", Some(loopback.url.clone())));
+    println!(
+        "\n| store | query | chunks | ingest chunks/s | p50 | p99 |\n|---|---|---|---|---|---|"
+    );
+    for (store, url) in &stores {
+        for (name, dense) in [
+            ("BM25", None),
+            (
+                "hybrid (384-d hashed vectors)",
+                Some(Arc::new(Hashed) as Arc<dyn DenseEmbedder>),
+            ),
+        ] {
+            let (ing, dir, server) = match url {
+                None => {
+                    let (ing, dir) = ingestor(dense);
+                    (ing, Some(dir), None)
+                }
+                Some(url) => {
+                    let (ing, store) = server_ingestor(url, dense).await;
+                    (ing, None, Some(store))
+                }
+            };
+            let mut copies = 0;
+            let mut total = 0;
+            let start = Instant::now();
+            while total < 100_000 {
+                let row = integration();
+                let docs: Vec<Content> = chapters
+                    .iter()
+                    .map(|ch| content(format!("{}#{copies}", ch.id), &ch.id, &ch.text))
+                    .collect();
+                for page in docs.chunks(100) {
+                    ing.upsert(&row, page).await.unwrap();
+                }
+                copies += 1;
+                total = ing.store().count(None).await.unwrap();
             }
-            copies += 1;
-            total = ing.store().count(None).await.unwrap();
+            let built = start.elapsed();
+            let (p50, p99) = latency(&ing, &queries).await;
+            println!(
+                "| {store} | {name} | {total} | {:.0} | {p50:.2?} | {p99:.2?} |",
+                total as f64 / built.as_secs_f64()
+            );
+            if let Some(s) = server {
+                s.drop_collection().await.unwrap();
+            }
+            drop(ing);
+            drop(dir);
         }
-        let built = start.elapsed();
-        let (p50, p99) = latency(&ing, &queries).await;
-        println!(
-            "\nsearch over {total} chunks, {name}: p50 {p50:.2?}, p99 {p99:.2?} (index built in {built:.1?})"
-        );
     }
 }

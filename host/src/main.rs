@@ -93,6 +93,18 @@ enum IndexCommand {
         #[arg(long)]
         repair: bool,
     },
+    /// Copy the index (every point, its vectors and payload) into a Qdrant server's
+    /// collection, so the host can move to `QDRANT_URL` without syncing again. Stop the
+    /// server first; running it again after an interruption is safe.
+    Migrate {
+        /// The Qdrant server's gRPC URL (`http://qdrant:6334`); `QDRANT_API_KEY`,
+        /// `QDRANT_SHARDS`, `QDRANT_REPLICATION` and the other `QDRANT_*` settings apply.
+        #[arg(long)]
+        to: String,
+        /// The collection to copy into (default `QDRANT_COLLECTION`, else `tributary`).
+        #[arg(long)]
+        collection: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -355,7 +367,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let mut config = HostConfig::new(&cli.data_dir);
     config.database_url = cli.database_url;
-    config.index = tributary::ingest::IndexConfig::from_env();
+    config.index = tributary::ingest::IndexConfig::from_env()?;
     match cli.command {
         Command::Serve {
             addr,
@@ -439,6 +451,54 @@ async fn main() -> anyhow::Result<()> {
             if !report.clean() && !repair {
                 std::process::exit(1);
             }
+            Ok(())
+        }
+        Command::Index {
+            command: IndexCommand::Migrate { to, collection },
+        } => {
+            let mut target = tributary::index::ServerConfig::from_env(&to)?;
+            if let Some(c) = collection {
+                target.collection = c;
+            }
+            if config.index.server.as_ref().is_some_and(|s| {
+                s.url.trim_end_matches('/') == target.url.trim_end_matches('/')
+                    && s.collection == target.collection
+            }) {
+                anyhow::bail!("the target is the index in use (QDRANT_URL and its collection)");
+            }
+            let from: std::sync::Arc<dyn tributary::index::VectorStore> = match &config.index.server
+            {
+                Some(s) => std::sync::Arc::new(tributary::index::QdrantStore::open_as_is(s).await?),
+                None => std::sync::Arc::new(tributary::index::EdgeStore::open_as_is(
+                    &config.data_dir.join("index"),
+                )?),
+            };
+            let into = tributary::index::QdrantStore::open(&target, from.dense_size()).await?;
+            eprintln!(
+                "copying {} into {}",
+                from.describe(),
+                tributary::index::VectorStore::describe(&into)
+            );
+            let mut shown = 0;
+            let report = tributary::index::migrate(from.as_ref(), &into, |n| {
+                if n >= shown + 10_000 {
+                    shown = n;
+                    eprintln!("  {n} points copied");
+                }
+            })
+            .await?;
+            println!(
+                "{} points copied ({} in the source); the collection held {} before and {} now",
+                report.copied, report.source_points, report.target_before, report.target_after
+            );
+            if report.target_after < report.source_points {
+                anyhow::bail!("the collection holds fewer points than the source");
+            }
+            println!(
+                "next: start Tributary with QDRANT_URL={} QDRANT_COLLECTION={}",
+                tributary::index::redacted(&target.url),
+                target.collection
+            );
             Ok(())
         }
         command @ (Command::Users { .. } | Command::Orgs { .. } | Command::Keys { .. }) => {

@@ -244,11 +244,12 @@ impl Host {
 
     /// On PostgreSQL, replicas share the database but each would write its own embedded
     /// index, splitting it silently: the first instance owns it (a heartbeat row), and
-    /// another one is refused while the owner is alive. `TRIBUTARY_ALLOW_SPLIT_INDEX=1`
+    /// another one is refused while the owner is alive. A Qdrant server is shared by all. `TRIBUTARY_ALLOW_SPLIT_INDEX=1`
     /// allows it for development (each replica then searches only what it indexed).
     async fn claim_embedded_index(&self) -> anyhow::Result<()> {
         let db = self.runtime.services().db.clone();
         if db.backend() != crate::db::Backend::Postgres
+            || self.ingest.store().shared()
             || std::env::var("TRIBUTARY_ALLOW_SPLIT_INDEX").is_ok_and(|v| v == "1")
         {
             return Ok(());
@@ -269,7 +270,7 @@ impl Host {
             anyhow::bail!(
                 "another Tributary instance ({owner}) already serves this database with its own embedded \
                  vector index; a second one would split the index. Run one replica with the embedded \
-                 index, or share a Qdrant server between replicas (QDRANT_URL, not available in this build)"
+                 index, or share a Qdrant server between replicas (QDRANT_URL)"
             );
         }
         tokio::spawn(async move {

@@ -242,7 +242,7 @@ async fn works_when_search_is_hybrid_with_an_embeddings_endpoint() {
         &[],
         false,
         IndexConfig {
-            qdrant_url: None,
+            server: None,
             embedder: EmbedderConfig::OpenAi {
                 url,
                 model: "fake-embed".into(),

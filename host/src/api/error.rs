@@ -56,7 +56,17 @@ pub enum ApiError {
     Unavailable(String),
     /// A bug or an outage; details go to the log only.
     #[error("internal error")]
-    Internal(#[from] anyhow::Error),
+    Internal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        // The vector store being down is an outage the caller may wait out, not a bug.
+        match e.downcast_ref::<crate::index::Unavailable>() {
+            Some(down) => ApiError::Unavailable(down.to_string()),
+            None => ApiError::Internal(e),
+        }
+    }
 }
 
 impl ApiError {

@@ -1,5 +1,5 @@
-//! `GET /health` (liveness, database, queue lag) and `GET /metrics` (Prometheus text,
-//! platform admins only: it names providers and shows load).
+//! `GET /health` (liveness, database, vector store, queue lag) and `GET /metrics`
+//! (Prometheus text, platform admins only: it names providers and shows load).
 
 use axum::Json;
 use axum::extract::State;
@@ -20,17 +20,21 @@ fn queue_wait_threshold_ms() -> i64 {
         .unwrap_or(5 * 60_000)
 }
 
-/// Liveness, database reachability, queue lag and the number of loaded plugins: 503
-/// when the database is unreachable; `degraded` (200) with the reason when due jobs
-/// wait longer than the threshold (workers stuck or too few).
+/// Liveness, database and vector store reachability, queue lag and the number of loaded
+/// plugins: 503 when the database is unreachable; `degraded` (200) with the reason when
+/// the vector store does not answer (syncs wait, search fails, the rest works) or due
+/// jobs wait longer than the threshold (workers stuck or too few).
 #[utoipa::path(get, path = "/health", tag = "health", security(()),
     responses((status = 200, body = HealthView, description = "Healthy or degraded (see `status` and `reasons`)"),
         (status = 503, body = HealthView, description = "Database unreachable")))]
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthView>) {
     let db = state.db();
-    let db_ok = db.ping().await;
+    let (db_ok, index) = tokio::join!(db.ping(), state.ingest.store().health());
     let mut reasons = Vec::new();
     let mut oldest_due_ms = None;
+    if let Err(e) = &index {
+        reasons.push(format!("{e:#}"));
+    }
     if !db_ok {
         reasons.push("the database is unreachable".to_string());
     } else if let Ok(q) = db.queue_snapshot().await {
@@ -48,6 +52,7 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthVi
         status: if reasons.is_empty() { "ok" } else { "degraded" },
         reasons,
         database: if db_ok { "ok" } else { "unreachable" },
+        index: if index.is_ok() { "ok" } else { "unreachable" },
         oldest_due_job_wait_ms: oldest_due_ms,
         plugins: state.runtime.plugins().len(),
         version: env!("CARGO_PKG_VERSION"),
@@ -69,6 +74,8 @@ pub struct HealthView {
     reasons: Vec<String>,
     /// `ok` or `unreachable`.
     database: &'static str,
+    /// The vector store: `ok` or `unreachable`.
+    index: &'static str,
     /// How long the oldest due job has waited.
     oldest_due_job_wait_ms: Option<i64>,
     /// Plugins loaded.

@@ -63,7 +63,8 @@ pub struct SearchResponse {
 /// Search with query parameters.
 #[utoipa::path(get, path = "/api/search", tag = "search", params(SearchRequest),
     responses((status = 200, body = SearchResponse), (status = 400, body = super::error::ErrorBody, description = "No query"),
-        (status = 401, body = super::error::ErrorBody, description = "Not signed in")))]
+        (status = 401, body = super::error::ErrorBody, description = "Not signed in"),
+        (status = 503, body = super::error::ErrorBody, description = "The vector store does not answer (code `unavailable`)")))]
 pub async fn get_search(
     State(state): State<AppState>,
     caller: Caller,
@@ -78,7 +79,8 @@ pub async fn get_search(
 #[utoipa::path(post, path = "/api/search", tag = "search", request_body = SearchRequest,
     responses((status = 200, body = SearchResponse), (status = 400, body = super::error::ErrorBody, description = "No query or a bad body"),
         (status = 401, body = super::error::ErrorBody, description = "Not signed in"),
-        (status = 403, body = super::error::ErrorBody, description = "A cookie write without the CSRF token")))]
+        (status = 403, body = super::error::ErrorBody, description = "A cookie write without the CSRF token"),
+        (status = 503, body = super::error::ErrorBody, description = "The vector store does not answer (code `unavailable`)")))]
 pub async fn post_search(
     State(state): State<AppState>,
     caller: Caller,
@@ -118,6 +120,7 @@ async fn search(
         limit,
         ..Default::default()
     };
+    // A vector store that does not answer becomes 503 `unavailable` (`ApiError::from`).
     let hits = state.ingest.search(Search { text: req.q, query }).await?;
     let results = hits
         .into_iter()

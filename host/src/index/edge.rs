@@ -14,28 +14,30 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use anyhow::Context;
 use futures::future::BoxFuture;
 use parking_lot::RwLock;
-use qdrant_edge::external::ordered_float::OrderedFloat;
 use qdrant_edge::{
-    Condition, CountRequest, CreateIndex, Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams,
-    EdgeVectorParams, FacetRequest, FacetValue, FieldCondition, FieldIndexOperations, Filter,
-    Fusion, JsonPath, Match, Modifier, NamedQuery, PayloadFieldSchema, PayloadSchemaType,
-    PointInsertOperations, PointOperations, PointStruct, Prefetch, QueryEnum, QueryRequest, Range,
-    ScoringQuery, UpdateOperation, ValueVariants, Vector, VectorInternal, Vectors,
+    CountRequest, CreateIndex, Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams,
+    EdgeVectorParams, FacetRequest, FacetValue, FieldIndexOperations, Filter, Fusion, Modifier,
+    PayloadFieldSchema, PayloadSchemaType, PointId, PointInsertOperations, PointOperations,
+    Prefetch, QueryRequest, ScoringQuery, ScrollRequest, UpdateOperation, VectorInternal,
     WithPayloadInterface, WithVector,
 };
 
-use super::{ChunkMeta, ChunkPoint, DENSE, Hit, Query, SPARSE, Sparse, VectorStore};
+use super::edge_req::{edge_id, exported, filter, nearest, path, point, sparse};
+use super::{
+    ChunkMeta, ChunkPoint, DENSE, ExportPage, Hit, PAYLOAD_INDEXES, PREFETCH_FACTOR, Query, RRF_K,
+    SPARSE, VectorStore, integration_conds, query_conds, resources_conds,
+};
 
 /// Points written between two optimizer runs (segment merges and index builds).
 const OPTIMIZE_EVERY: usize = 20_000;
-/// Candidates each side of a hybrid query contributes to the fusion.
-const PREFETCH_FACTOR: usize = 4;
 
 /// The embedded Qdrant shard.
 pub struct EdgeStore {
     /// `None` only while dropping.
     shard: Arc<RwLock<Option<EdgeShard>>>,
     written: Arc<AtomicUsize>,
+    dense: Option<usize>,
+    dir: std::path::PathBuf,
 }
 
 impl Drop for EdgeStore {
@@ -55,12 +57,28 @@ impl EdgeStore {
     /// Open (or create) the shard in `dir`. `dense` is the dense vector size when an
     /// embedder is configured; it must match what the shard was created with.
     pub fn open(dir: &Path, dense: Option<usize>) -> anyhow::Result<Self> {
+        Self::open_with(dir, Some(dense))
+    }
+
+    /// Open the index in `dir` whatever dense size it holds (to copy it elsewhere).
+    pub fn open_as_is(dir: &Path) -> anyhow::Result<Self> {
+        if !dir.join("edge_config.json").exists() {
+            anyhow::bail!("there is no embedded index in {}", dir.display());
+        }
+        Self::open_with(dir, None)
+    }
+
+    /// `want`: the dense size the index must hold, or `None` for whatever it holds.
+    fn open_with(dir: &Path, want: Option<Option<usize>>) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let mut dense = want.flatten();
         let shard = if dir.join("edge_config.json").exists() {
             let shard = EdgeShard::load(dir, None)
                 .with_context(|| format!("opening the index in {}", dir.display()))?;
             let held = shard.config().vectors.get(DENSE).map(|v| v.size);
-            if held != dense {
+            if want.is_none() {
+                dense = held;
+            } else if held != dense {
                 anyhow::bail!(
                     "the index in {} holds dense vectors of size {held:?} but the embedder \
                      makes {dense:?}; move the directory away and run `tributary index verify \
@@ -95,28 +113,33 @@ impl EdgeStore {
                     },
                 );
             }
-            let shard = EdgeShard::new(dir, config)
-                .with_context(|| format!("creating the index in {}", dir.display()))?;
-            for (field, kind) in [
-                ("owner", PayloadSchemaType::Keyword),
-                ("integration_id", PayloadSchemaType::Keyword),
-                ("external_id", PayloadSchemaType::Keyword),
-                ("provider", PayloadSchemaType::Keyword),
-                ("updated_at", PayloadSchemaType::Integer),
-            ] {
-                shard.update(UpdateOperation::FieldIndexOperation(
-                    FieldIndexOperations::CreateIndex(CreateIndex {
-                        field_name: path(field),
-                        field_schema: Some(PayloadFieldSchema::FieldType(kind)),
-                    }),
-                ))?;
-            }
-            shard.flush();
-            shard
+            EdgeShard::new(dir, config)
+                .with_context(|| format!("creating the index in {}", dir.display()))?
         };
+        // Indexes added since a shard was made are built on its next start.
+        let held = shard.info().payload_schema;
+        for (field, integer) in PAYLOAD_INDEXES {
+            if held.contains_key(&path(field)) {
+                continue;
+            }
+            let kind = if integer {
+                PayloadSchemaType::Integer
+            } else {
+                PayloadSchemaType::Keyword
+            };
+            shard.update(UpdateOperation::FieldIndexOperation(
+                FieldIndexOperations::CreateIndex(CreateIndex {
+                    field_name: path(field),
+                    field_schema: Some(PayloadFieldSchema::FieldType(kind)),
+                }),
+            ))?;
+        }
+        shard.flush();
         Ok(Self {
             shard: Arc::new(RwLock::new(Some(shard))),
             written: Arc::default(),
+            dense,
+            dir: dir.to_path_buf(),
         })
     }
 
@@ -188,86 +211,6 @@ impl EdgeStore {
     }
 }
 
-fn path(field: &str) -> JsonPath {
-    // Only the fixed payload keys of `ChunkMeta` reach here.
-    JsonPath::try_from(field).expect("a valid payload key")
-}
-
-fn keyword(field: &str, value: &str) -> Condition {
-    Condition::Field(FieldCondition::new_match(
-        path(field),
-        Match::new_value(ValueVariants::String(value.to_string())),
-    ))
-}
-
-fn any_of(field: &str, values: &[String]) -> Condition {
-    Condition::Field(FieldCondition::new_match(
-        path(field),
-        Match::from(values.to_vec()),
-    ))
-}
-
-fn resources_filter(integration_id: &str, external_ids: &[String]) -> Filter {
-    Filter {
-        must: Some(vec![
-            keyword("integration_id", integration_id),
-            any_of("external_id", external_ids),
-        ]),
-        ..Default::default()
-    }
-}
-
-/// The query's filter: the caller's owners always, narrowed by the optional filters.
-fn query_filter(q: &Query) -> Filter {
-    let mut must = vec![any_of("owner", &q.owners)];
-    if let Some(p) = &q.provider {
-        must.push(keyword("provider", p));
-    }
-    if let Some(i) = &q.integration_id {
-        must.push(keyword("integration_id", i));
-    }
-    if q.updated_from.is_some() || q.updated_to.is_some() {
-        must.push(Condition::Field(FieldCondition::new_range(
-            path("updated_at"),
-            Range {
-                gte: q.updated_from.map(|v| OrderedFloat(v as f64)),
-                lte: q.updated_to.map(|v| OrderedFloat(v as f64)),
-                lt: None,
-                gt: None,
-            },
-        )));
-    }
-    Filter {
-        must: Some(must),
-        ..Default::default()
-    }
-}
-
-fn nearest(vector: VectorInternal, using: &str) -> Option<ScoringQuery> {
-    Some(ScoringQuery::Vector(QueryEnum::Nearest(NamedQuery {
-        query: vector,
-        using: Some(using.into()),
-    })))
-}
-
-fn sparse(s: &Sparse) -> anyhow::Result<VectorInternal> {
-    Ok(Vector::new_sparse(s.indices.clone(), s.values.clone())?.0)
-}
-
-fn point(p: ChunkPoint) -> anyhow::Result<PointStruct> {
-    let mut vectors = vec![(SPARSE, Vector(sparse(&p.sparse)?))];
-    if let Some(d) = p.dense {
-        vectors.push((DENSE, Vector::new_dense(d)));
-    }
-    // qdrant-edge has its own copy of the uuid crate.
-    let id = qdrant_edge::external::uuid::Uuid::from_bytes(p.id.into_bytes());
-    Ok(PointStruct::new(
-        qdrant_edge::PointId::Uuid(id),
-        Vectors::new_named(vectors),
-        serde_json::to_value(&p.meta)?,
-    ))
-}
-
 impl VectorStore for EdgeStore {
     fn replace<'a>(
         &'a self,
@@ -279,7 +222,7 @@ impl VectorStore for EdgeStore {
             if external_ids.is_empty() {
                 return Ok(());
             }
-            let filter = resources_filter(integration_id, external_ids);
+            let filter = filter(&resources_conds(integration_id, external_ids));
             let n = points.len();
             let points = points
                 .into_iter()
@@ -318,7 +261,7 @@ impl VectorStore for EdgeStore {
             if external_ids.is_empty() {
                 return Ok(());
             }
-            let filter = resources_filter(integration_id, external_ids);
+            let filter = filter(&resources_conds(integration_id, external_ids));
             self.write(move |shard| {
                 Ok(shard.update(UpdateOperation::PointOperation(
                     PointOperations::DeletePointsByFilter(filter),
@@ -329,7 +272,7 @@ impl VectorStore for EdgeStore {
     }
 
     fn purge<'a>(&'a self, integration_id: &'a str) -> BoxFuture<'a, anyhow::Result<()>> {
-        let filter = Filter::new_must(keyword("integration_id", integration_id));
+        let filter = filter(&integration_conds(integration_id));
         Box::pin(self.write(move |shard| {
             Ok(shard.update(UpdateOperation::PointOperation(
                 PointOperations::DeletePointsByFilter(filter),
@@ -342,7 +285,7 @@ impl VectorStore for EdgeStore {
             if q.owners.is_empty() || q.limit == 0 {
                 return Ok(Vec::new());
             }
-            let filter = query_filter(q);
+            let filter = filter(&query_conds(q));
             let sparse_query = nearest(sparse(&q.sparse)?, SPARSE);
             let (prefetches, query) = match &q.dense {
                 None => (Vec::new(), sparse_query),
@@ -363,7 +306,7 @@ impl VectorStore for EdgeStore {
                             prefetch(nearest(VectorInternal::from(d.clone()), DENSE)),
                         ],
                         Some(ScoringQuery::Fusion(Fusion::Rrf {
-                            k: 60,
+                            k: RRF_K as usize,
                             weights: None,
                         })),
                     )
@@ -398,7 +341,7 @@ impl VectorStore for EdgeStore {
         &'a self,
         integration_id: &'a str,
     ) -> BoxFuture<'a, anyhow::Result<HashSet<String>>> {
-        let filter = Filter::new_must(keyword("integration_id", integration_id));
+        let filter = filter(&integration_conds(integration_id));
         Box::pin(self.distinct("external_id", Some(filter)))
     }
 
@@ -410,12 +353,71 @@ impl VectorStore for EdgeStore {
         &'a self,
         integration_id: Option<&'a str>,
     ) -> BoxFuture<'a, anyhow::Result<usize>> {
-        let filter = integration_id.map(|i| Filter::new_must(keyword("integration_id", i)));
+        let filter = integration_id.map(|i| filter(&integration_conds(i)));
         Box::pin(self.read(move |shard| {
             Ok(shard.count(CountRequest {
                 filter,
                 exact: true,
             })?)
         }))
+    }
+
+    fn export(
+        &self,
+        from: Option<uuid::Uuid>,
+        limit: usize,
+    ) -> BoxFuture<'_, anyhow::Result<ExportPage>> {
+        Box::pin(self.read(move |shard| {
+            let (records, next) = shard.scroll(ScrollRequest {
+                offset: from.map(edge_id),
+                limit: Some(limit.max(1)),
+                filter: None,
+                with_payload: Some(WithPayloadInterface::Bool(true)),
+                with_vector: WithVector::Bool(true),
+                order_by: None,
+            })?;
+            let points = records
+                .into_iter()
+                .map(exported)
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let next = match next {
+                Some(PointId::Uuid(u)) => Some(uuid::Uuid::from_bytes(u.into_bytes())),
+                Some(PointId::NumId(n)) => anyhow::bail!("point {n} is not one of ours"),
+                None => None,
+            };
+            Ok(ExportPage { points, next })
+        }))
+    }
+
+    fn import(&self, points: Vec<ChunkPoint>) -> BoxFuture<'_, anyhow::Result<()>> {
+        Box::pin(async move {
+            let points = points
+                .into_iter()
+                .map(|p| point(p).map(Into::into))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            self.write(move |shard| {
+                Ok(shard.update(UpdateOperation::PointOperation(
+                    PointOperations::UpsertPoints(PointInsertOperations::PointsList(points)),
+                ))?)
+            })
+            .await
+        })
+    }
+
+    fn dense_size(&self) -> Option<usize> {
+        self.dense
+    }
+
+    fn health(&self) -> BoxFuture<'_, anyhow::Result<()>> {
+        // In-process: it answers whenever this process does.
+        Box::pin(async { Ok(()) })
+    }
+
+    fn describe(&self) -> String {
+        format!("embedded Qdrant in {}", self.dir.display())
+    }
+
+    fn shared(&self) -> bool {
+        false
     }
 }

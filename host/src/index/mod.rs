@@ -1,9 +1,15 @@
 //! The vector store: one trait, two backends: the embedded Qdrant engine (`qdrant-edge`,
 //! under the data dir, the default) and a Qdrant server (`qdrant-client`, when
 //! `QDRANT_URL` is set). Points are chunks; a resource's points are replaced as a whole
-//! and every query carries the caller's ownership filter.
+//! and every query carries the caller's ownership filter. Both backends build their
+//! filters from the same [`Cond`] lists, so they select the same points.
 
 mod edge;
+mod edge_req;
+mod migrate;
+mod server;
+mod server_config;
+mod server_req;
 
 use std::collections::HashSet;
 
@@ -11,6 +17,100 @@ use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 pub use edge::EdgeStore;
+pub use migrate::{Migrated, migrate};
+pub use server::QdrantStore;
+pub use server_config::ServerConfig;
+
+/// Payload fields with an index, and whether each is an integer (else a keyword). The
+/// ownership, resource and filter fields of every query, and the times.
+pub const PAYLOAD_INDEXES: [(&str, bool); 7] = [
+    ("owner", false),
+    ("integration_id", false),
+    ("external_id", false),
+    ("provider", false),
+    ("updated_at", true),
+    ("created_at", true),
+    ("indexed_at", true),
+];
+
+/// One condition of a filter, in terms both backends translate.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cond {
+    /// The keyword field equals the value.
+    Is(&'static str, String),
+    /// The keyword field equals one of the values.
+    AnyOf(&'static str, Vec<String>),
+    /// The integer field lies within the bounds (inclusive).
+    Between(&'static str, Option<i64>, Option<i64>),
+}
+
+/// The points of these resources of an integration.
+pub fn resources_conds(integration_id: &str, external_ids: &[String]) -> Vec<Cond> {
+    vec![
+        Cond::Is("integration_id", integration_id.to_string()),
+        Cond::AnyOf("external_id", external_ids.to_vec()),
+    ]
+}
+
+/// The points of an integration.
+pub fn integration_conds(integration_id: &str) -> Vec<Cond> {
+    vec![Cond::Is("integration_id", integration_id.to_string())]
+}
+
+/// A query's conditions: the caller's owners always, narrowed by the optional filters.
+pub fn query_conds(q: &Query) -> Vec<Cond> {
+    let mut conds = vec![Cond::AnyOf("owner", q.owners.clone())];
+    if let Some(p) = &q.provider {
+        conds.push(Cond::Is("provider", p.clone()));
+    }
+    if let Some(i) = &q.integration_id {
+        conds.push(Cond::Is("integration_id", i.clone()));
+    }
+    if q.updated_from.is_some() || q.updated_to.is_some() {
+        conds.push(Cond::Between("updated_at", q.updated_from, q.updated_to));
+    }
+    conds
+}
+
+/// Candidates each side of a hybrid query contributes to the fusion.
+pub const PREFETCH_FACTOR: usize = 4;
+/// The `k` of reciprocal rank fusion (Qdrant's default).
+pub const RRF_K: u32 = 60;
+
+/// The vector store cannot be reached or did not answer in time: the write or read may
+/// succeed later, so a sync job waits and retries instead of failing.
+#[derive(Debug, thiserror::Error)]
+#[error("the vector store ({store}) is unavailable: {reason}")]
+pub struct Unavailable {
+    /// Which store (`Qdrant server at …`).
+    pub store: String,
+    /// What went wrong.
+    pub reason: String,
+    /// The store's own hint of when to retry.
+    pub retry_after: Option<std::time::Duration>,
+}
+
+/// A URL without its user, password, path or query: safe for logs.
+pub fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => format!(
+            "{}://{}{}",
+            u.scheme(),
+            u.host_str().unwrap_or_default(),
+            u.port().map(|p| format!(":{p}")).unwrap_or_default()
+        ),
+        Err(_) => "(an invalid URL)".into(),
+    }
+}
+
+/// One page of points read out of a store, with where the next page starts.
+#[derive(Debug, Default)]
+pub struct ExportPage {
+    /// The points, vectors and payload included.
+    pub points: Vec<ChunkPoint>,
+    /// The id to continue from; `None` at the end.
+    pub next: Option<uuid::Uuid>,
+}
 
 /// Name of the sparse (BM25) vector of every point.
 pub const SPARSE: &str = "bm25";
@@ -151,4 +251,20 @@ pub trait VectorStore: Send + Sync {
     /// Points of an integration (all points when `None`).
     fn count<'a>(&'a self, integration_id: Option<&'a str>)
     -> BoxFuture<'a, anyhow::Result<usize>>;
+    /// Up to `limit` points in id order from `from` on, with vectors (for moving an index).
+    fn export(
+        &self,
+        from: Option<uuid::Uuid>,
+        limit: usize,
+    ) -> BoxFuture<'_, anyhow::Result<ExportPage>>;
+    /// Write points as they are (same ids, vectors and payloads), durably.
+    fn import(&self, points: Vec<ChunkPoint>) -> BoxFuture<'_, anyhow::Result<()>>;
+    /// The size of the dense vectors the store holds, if it holds any.
+    fn dense_size(&self) -> Option<usize>;
+    /// Whether the store answers now; the error says what is wrong.
+    fn health(&self) -> BoxFuture<'_, anyhow::Result<()>>;
+    /// What the store is, for logs and messages (no secrets).
+    fn describe(&self) -> String;
+    /// Whether several host processes may share it (a server), or one owns it.
+    fn shared(&self) -> bool;
 }

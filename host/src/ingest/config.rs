@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::{DenseEmbedder, Ingestor, LocalEmbedder, OpenAiEmbedder};
-use crate::index::{EdgeStore, VectorStore};
+use crate::index::{EdgeStore, QdrantStore, ServerConfig, VectorStore};
 
 /// The dense embedder, if any.
 #[derive(Debug, Clone, Default)]
@@ -36,8 +36,9 @@ pub enum EmbedderConfig {
 /// Vector store and embedder.
 #[derive(Debug, Clone, Default)]
 pub struct IndexConfig {
-    /// A Qdrant server (`QDRANT_URL`); the embedded store under the data dir when unset.
-    pub qdrant_url: Option<String>,
+    /// A Qdrant server (`QDRANT_URL` and the other `QDRANT_*` settings); the embedded
+    /// store under the data dir when unset.
+    pub server: Option<ServerConfig>,
     /// Dense embedder.
     pub embedder: EmbedderConfig,
 }
@@ -45,8 +46,8 @@ pub struct IndexConfig {
 impl IndexConfig {
     /// From `QDRANT_URL`, `TRIBUTARY_EMBED_MODEL_DIR` (+ `TRIBUTARY_EMBED_MODEL_REPO`,
     /// `TRIBUTARY_HF_ENDPOINT`) or `TRIBUTARY_EMBED_URL` (+ `TRIBUTARY_EMBED_MODEL`,
-    /// `TRIBUTARY_EMBED_API_KEY`).
-    pub fn from_env() -> Self {
+    /// `TRIBUTARY_EMBED_API_KEY`). Fails on a malformed `QDRANT_*` setting.
+    pub fn from_env() -> anyhow::Result<Self> {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let embedder = if let Some(dir) = var("TRIBUTARY_EMBED_MODEL_DIR") {
             EmbedderConfig::Local {
@@ -66,16 +67,22 @@ impl IndexConfig {
         } else {
             EmbedderConfig::None
         };
-        Self {
-            qdrant_url: var("QDRANT_URL"),
+        Ok(Self {
+            server: var("QDRANT_URL")
+                .map(|url| ServerConfig::from_env(&url))
+                .transpose()?,
             embedder,
-        }
+        })
     }
 
     /// One line saying what is in effect (no secrets).
     pub fn describe(&self, data_dir: &Path) -> String {
-        let store = match &self.qdrant_url {
-            Some(url) => format!("Qdrant server {url}"),
+        let store = match &self.server {
+            Some(s) => format!(
+                "Qdrant server {}, collection `{}`",
+                crate::index::redacted(&s.url),
+                s.collection
+            ),
             None => format!("embedded Qdrant in {}", data_dir.join("index").display()),
         };
         let dense = match &self.embedder {
@@ -90,7 +97,7 @@ impl IndexConfig {
         format!("{store}, {dense}")
     }
 
-    /// Open the embedder and the store.
+    /// Open the embedder and the store (making the server's collection if needed).
     pub async fn open(&self, data_dir: &Path) -> anyhow::Result<Arc<Ingestor>> {
         let dense: Option<Arc<dyn DenseEmbedder>> = match &self.embedder {
             EmbedderConfig::None => None,
@@ -106,16 +113,22 @@ impl IndexConfig {
             )),
         };
         let size = dense.as_ref().map(|d| d.dimensions());
-        let store: Arc<dyn VectorStore> = match &self.qdrant_url {
-            Some(url) => anyhow::bail!(
-                "QDRANT_URL={url}: the Qdrant server backend is not available in this build; \
-                 unset QDRANT_URL to use the embedded index"
-            ),
+        let store = self.open_store(data_dir, size).await?;
+        Ok(Arc::new(Ingestor::new(store, dense)?))
+    }
+
+    /// Open the configured store for dense vectors of `size`.
+    pub async fn open_store(
+        &self,
+        data_dir: &Path,
+        size: Option<usize>,
+    ) -> anyhow::Result<Arc<dyn VectorStore>> {
+        Ok(match &self.server {
+            Some(server) => Arc::new(QdrantStore::open(server, size).await?),
             None => {
                 let dir = data_dir.join("index");
                 Arc::new(tokio::task::spawn_blocking(move || EdgeStore::open(&dir, size)).await??)
             }
-        };
-        Ok(Arc::new(Ingestor::new(store, dense)?))
+        })
     }
 }

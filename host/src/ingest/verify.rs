@@ -1,5 +1,5 @@
 //! `tributary index verify`: compare the synced-resources records with the vector store
-//! and, with `repair`, make them agree again. A resource recorded as indexed but without
+//! and, with `repair`, make them agree again (also while hosts write to a shared server). A resource recorded as indexed but without
 //! points is forgotten and its integration gets a full sync (which fetches it again); a
 //! point whose resource is not recorded, or whose integration is gone, is deleted.
 
@@ -53,11 +53,24 @@ pub async fn verify(db: &Db, store: &dyn VectorStore, repair: bool) -> anyhow::R
     let known: HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
     for row in &rows {
         report.integrations += 1;
-        let recorded: HashSet<String> = db.indexed_ids(&row.id).await?.into_iter().collect();
-        report.resources += recorded.len();
+        // Records are read before and after the store: with hosts running (a shared
+        // server), a page written meanwhile has its points before its records, so only
+        // what was recorded both times can be missing, and only what was recorded neither
+        // time is orphaned.
+        let before: HashSet<String> = db.indexed_ids(&row.id).await?.into_iter().collect();
         let stored = store.resources(&row.id).await?;
-        let mut missing: Vec<String> = recorded.difference(&stored).cloned().collect();
-        let mut orphaned: Vec<String> = stored.difference(&recorded).cloned().collect();
+        let after: HashSet<String> = db.indexed_ids(&row.id).await?.into_iter().collect();
+        report.resources += after.len();
+        let mut missing: Vec<String> = before
+            .intersection(&after)
+            .filter(|id| !stored.contains(*id))
+            .cloned()
+            .collect();
+        let mut orphaned: Vec<String> = stored
+            .iter()
+            .filter(|id| !before.contains(*id) && !after.contains(*id))
+            .cloned()
+            .collect();
         if missing.is_empty() && orphaned.is_empty() {
             continue;
         }

@@ -292,10 +292,13 @@ impl SyncEngine {
                     Ok(Outcome::Lost)
                 }
             }
-            Err(Stop::Storage(e)) => {
-                self.retry_or_bury(&row, &job, &format!("storage failed: {e:#}"))
-                    .await
-            }
+            Err(Stop::Storage(e)) => match e.downcast_ref::<crate::index::Unavailable>() {
+                Some(down) => self.wait_for_store(&job, down).await,
+                None => {
+                    self.retry_or_bury(&row, &job, &format!("storage failed: {e:#}"))
+                        .await
+                }
+            },
             Err(Stop::Call(e)) => self.settle_failure(&row, &job, e).await,
         }
     }
@@ -353,6 +356,27 @@ impl SyncEngine {
             }
             _ => self.retry_or_bury(row, job, &msg).await,
         }
+    }
+
+    /// The vector store is down or slow: nothing of this page was recorded, so the job
+    /// waits (doubling from the backoff base up to five minutes, or the store's own hint)
+    /// and the attempt is given back; an outage never buries jobs.
+    async fn wait_for_store(
+        &self,
+        job: &SyncJob,
+        down: &crate::index::Unavailable,
+    ) -> anyhow::Result<Outcome> {
+        let doubled =
+            self.config.backoff_base.as_millis() as i64 * (1 << job.rate_waits.clamp(0, 16));
+        let wait = down
+            .retry_after
+            .map_or(doubled, |d| d.as_millis() as i64)
+            .clamp(1_000, 5 * 60_000);
+        tracing::warn!(job = %job.id, wait_ms = wait, error = %down, "vector store unavailable; the job waits");
+        let db = &self.runtime.services().db;
+        db.delay_job(&job.id, now_ms() + wait, &down.to_string(), true)
+            .await?;
+        Ok(Outcome::Delayed)
     }
 
     async fn retry_or_bury(&self, row: &Row, job: &SyncJob, msg: &str) -> anyhow::Result<Outcome> {

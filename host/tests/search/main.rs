@@ -1,10 +1,22 @@
-//! Ingestion and search end to end: a provider syncs a corpus through the real plugin and
-//! engine into the embedded index; the search API finds the right document for each
-//! query, only among what the caller may see; changes replace old text; unsupported
-//! types are skipped with a reason; METADATA_ONLY keeps no text anywhere; a purge
-//! empties the index of an integration; `verify` finds and repairs drift.
+//! Ingestion and search end to end, on every vector store backend: a provider syncs a
+//! corpus through the real plugin and engine into the index; the search API finds the
+//! right document for each query, only among what the caller may see; changes replace old
+//! text; unsupported types are skipped with a reason; METADATA_ONLY keeps no text
+//! anywhere; a purge empties the index of an integration; `verify` finds and repairs
+//! drift. Each runs on the embedded store, on a Qdrant server on loopback (the real gRPC
+//! API over Qdrant's engine) and, when `QDRANT_TEST_URL` is set, on that server. The
+//! server backend's own behaviour (migration, racing creators, outages, replicas) is in
+//! `store` and `shared`.
 
+#[path = "../common/mod.rs"]
 mod common;
+
+mod backends;
+mod qdrant_conv;
+mod qdrant_fake;
+mod qdrant_rpcs;
+mod shared;
+mod store;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -12,10 +24,24 @@ use std::sync::{Arc, Mutex};
 use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
+use backends::{Backend, backends};
 use common::*;
 use serde_json::{Value, json};
 use tributary::db::{Connect, Integration, Owner};
 use tributary::sync::{EngineConfig, Outcome, SyncEngine};
+
+/// A test that runs `$body` on every backend this run has.
+macro_rules! on_every_backend {
+    ($test:ident, $body:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $test() {
+            for b in backends().await {
+                eprintln!("backend: {}", b.name());
+                $body(&b).await;
+            }
+        }
+    };
+}
 
 /// Items per collection: id → item JSON (title, body, version, optional mime and url).
 type Corpus = Arc<Mutex<HashMap<String, BTreeMap<String, Value>>>>;
@@ -45,6 +71,8 @@ fn typed(id: &str, title: &str, body: &str, mime: &str, url: &str) -> Value {
 
 struct World {
     s: Served,
+    /// The server collection, when the index is on a server.
+    server: Option<tributary::index::ServerConfig>,
     corpus: Corpus,
     engine: SyncEngine,
     keys: HashMap<&'static str, String>,
@@ -53,9 +81,11 @@ struct World {
 
 impl World {
     /// Users A (member of org O), B, and C (member of foreign org F); one integration
-    /// per owner, each reading its own collection.
-    async fn new() -> World {
-        let s = serve_host(None, &["paged"], false).await;
+    /// per owner, each reading its own collection; the index on `backend`.
+    async fn new(backend: &Backend) -> World {
+        let index = backend.index();
+        let server = index.server.clone();
+        let s = serve_host_with(None, &["paged"], false, index).await;
         let corpus: Corpus = Arc::default();
         let addr = serve(
             Router::new()
@@ -104,10 +134,18 @@ impl World {
         );
         World {
             s,
+            server,
             corpus,
             engine,
             keys,
             integrations,
+        }
+    }
+
+    /// Drop the test's collection from a server (a real one keeps what tests leave).
+    async fn finish(self) {
+        if let Some(server) = &self.server {
+            backends::drop_collection(server).await;
         }
     }
 
@@ -229,9 +267,13 @@ fn seed(w: &World) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn works_when_search_finds_each_document_and_follows_changes() {
-    let w = World::new().await;
+on_every_backend!(
+    works_when_search_finds_each_document_and_follows_changes,
+    search_finds_each_document_and_follows_changes
+);
+
+async fn search_finds_each_document_and_follows_changes(b: &Backend) {
+    let w = World::new(b).await;
     seed(&w);
     w.sync(&["a", "b", "o", "f"]).await;
 
@@ -284,11 +326,16 @@ async fn works_when_search_finds_each_document_and_follows_changes() {
     assert_eq!(w.ids("a", "frozen Belgrade").await, vec!["a1"]);
     assert!(w.ids("a", "volcano eruption flights").await.is_empty());
     assert!(!w.ids("a", "Sicilian").await.is_empty());
+    w.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn works_when_nobody_sees_anyone_elses_chunks_whatever_the_filters() {
-    let w = World::new().await;
+on_every_backend!(
+    works_when_nobody_sees_anyone_elses_chunks_whatever_the_filters,
+    nobody_sees_anyone_elses_chunks_whatever_the_filters
+);
+
+async fn nobody_sees_anyone_elses_chunks_whatever_the_filters(b: &Backend) {
+    let w = World::new(b).await;
     seed(&w);
     w.sync(&["a", "b", "o", "f"]).await;
 
@@ -370,11 +417,16 @@ async fn works_when_nobody_sees_anyone_elses_chunks_whatever_the_filters() {
         .await
         .unwrap();
     assert_eq!(anon.status(), 401);
+    w.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn works_when_metadata_only_keeps_no_text_anywhere() {
-    let w = World::new().await;
+on_every_backend!(
+    works_when_metadata_only_keeps_no_text_anywhere,
+    metadata_only_keeps_no_text_anywhere
+);
+
+async fn metadata_only_keeps_no_text_anywhere(backend: &Backend) {
+    let w = World::new(backend).await;
     let db = &w.s.state.runtime.services().db;
     let b = &w.integrations["b"];
     db.update_integration_settings(&b.id, &b.config, "METADATA_ONLY", &b.sync_frequency)
@@ -403,20 +455,39 @@ async fn works_when_metadata_only_keeps_no_text_anywhere() {
     assert_eq!(body["results"][0]["external_id"], "b1", "{body}");
     assert_eq!(body["results"][0]["snippet"], "");
     assert_eq!(body["results"][0]["title"], "Pterosaurs");
-    // Nowhere on disk: not in the database, its WAL, or the index's files.
-    drop(w.engine);
+    // Not in what the store holds, read back point by point.
+    let store = w.s.state.ingest.store();
+    let mut texts = HashMap::new();
+    let mut next = None;
+    loop {
+        let page = store.export(next, 100).await.unwrap();
+        for p in page.points {
+            texts.insert(p.meta.external_id.clone(), p.meta.text.clone());
+        }
+        match page.next {
+            Some(n) => next = Some(n),
+            None => break,
+        }
+    }
+    assert_eq!(texts["b1"], None);
+    assert!(texts["a1"].as_deref().unwrap().contains(kept));
+    // Nowhere on disk: not in the database, its WAL, or the index's files (the loopback
+    // server's too).
+    let mut dirs = vec![w.s.dir.path().to_path_buf()];
+    dirs.extend(backend.fake().map(|f| f.dir()));
     let stored = |word: &str| {
-        walk(w.s.dir.path())
-            .into_iter()
+        dirs.iter()
+            .flat_map(|d| walk(d))
             .filter(|f| {
-                let bytes = std::fs::read(f).unwrap();
-                bytes.windows(word.len()).any(|win| win == word.as_bytes())
+                // std's substring search (optimised even in a debug build of this test).
+                String::from_utf8_lossy(&std::fs::read(f).unwrap()).contains(word)
             })
             .collect::<Vec<_>>()
     };
     assert!(!stored(kept).is_empty());
     let hits = stored(marker);
     assert!(hits.is_empty(), "the text is stored in {hits:?}");
+    w.finish().await;
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
@@ -432,9 +503,13 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     out
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn works_when_purge_empties_and_verify_repairs_the_index() {
-    let w = World::new().await;
+on_every_backend!(
+    works_when_purge_empties_and_verify_repairs_the_index,
+    purge_empties_and_verify_repairs_the_index
+);
+
+async fn purge_empties_and_verify_repairs_the_index(b: &Backend) {
+    let w = World::new(b).await;
     seed(&w);
     w.sync(&["a", "o"]).await;
     let db = &w.s.state.runtime.services().db;
@@ -532,4 +607,5 @@ async fn works_when_purge_empties_and_verify_repairs_the_index() {
             .unwrap()
             .clean()
     );
+    w.finish().await;
 }
