@@ -244,8 +244,9 @@ impl Host {
 
     /// On PostgreSQL, replicas share the database but each would write its own embedded
     /// index, splitting it silently: the first instance owns it (a heartbeat row), and
-    /// another one is refused while the owner is alive. A Qdrant server is shared by all. `TRIBUTARY_ALLOW_SPLIT_INDEX=1`
-    /// allows it for development (each replica then searches only what it indexed).
+    /// another one is refused while the owner is alive. A Qdrant server is shared by all.
+    /// `TRIBUTARY_ALLOW_SPLIT_INDEX=1` allows it for development (each replica then
+    /// searches only what it indexed).
     async fn claim_embedded_index(&self) -> anyhow::Result<()> {
         let db = self.runtime.services().db.clone();
         if db.backend() != crate::db::Backend::Postgres

@@ -10,6 +10,7 @@ use qdrant_edge::{
 
 use super::{ChunkPoint, Cond, DENSE, SPARSE, Sparse};
 
+/// A payload key as the engine's path.
 pub fn path(field: &str) -> JsonPath {
     // Only the fixed payload keys of `ChunkMeta` reach here.
     JsonPath::try_from(field).expect("a valid payload key")
@@ -36,6 +37,7 @@ fn condition(c: &Cond) -> Condition {
     })
 }
 
+/// All of the conditions.
 pub fn filter(conds: &[Cond]) -> Filter {
     Filter {
         must: Some(conds.iter().map(condition).collect()),
@@ -43,6 +45,7 @@ pub fn filter(conds: &[Cond]) -> Filter {
     }
 }
 
+/// A nearest-neighbour query on the named vector.
 pub fn nearest(vector: VectorInternal, using: &str) -> Option<ScoringQuery> {
     Some(ScoringQuery::Vector(QueryEnum::Nearest(NamedQuery {
         query: vector,
@@ -50,10 +53,12 @@ pub fn nearest(vector: VectorInternal, using: &str) -> Option<ScoringQuery> {
     })))
 }
 
+/// A sparse vector in the engine's type.
 pub fn sparse(s: &Sparse) -> anyhow::Result<VectorInternal> {
     Ok(Vector::new_sparse(s.indices.clone(), s.values.clone())?.0)
 }
 
+/// A chunk as the engine's point (uuid id, named vectors, payload).
 pub fn point(p: ChunkPoint) -> anyhow::Result<PointStruct> {
     let mut vectors = vec![(SPARSE, Vector(sparse(&p.sparse)?))];
     if let Some(d) = p.dense {
@@ -67,6 +72,7 @@ pub fn point(p: ChunkPoint) -> anyhow::Result<PointStruct> {
     ))
 }
 
+/// A uuid as the engine's point id.
 pub fn edge_id(id: uuid::Uuid) -> PointId {
     PointId::Uuid(qdrant_edge::external::uuid::Uuid::from_bytes(
         id.into_bytes(),

@@ -145,7 +145,7 @@ impl QdrantStore {
         Ok(())
     }
 
-    /// Drop the collection (tests and `index migrate` retries).
+    /// Drop the collection (tests and benches clean up with it).
     pub async fn drop_collection(&self) -> anyhow::Result<()> {
         self.client
             .delete_collection(self.collection.as_str())
@@ -254,18 +254,14 @@ impl QdrantStore {
         }
     }
 
-    async fn distinct(
-        &self,
-        key: &str,
-        conds: Vec<super::Cond>,
-    ) -> anyhow::Result<HashSet<String>> {
-        // Exact facet counts over the keyword index; integrations are few (one per row).
+    /// Ids of the integrations with points: an exact facet over the keyword index
+    /// (integrations are few, one per database row).
+    async fn integration_ids(&self) -> anyhow::Result<HashSet<String>> {
         let answer = self
             .client
             .facet(FacetCounts {
                 collection_name: self.collection.clone(),
-                key: key.to_string(),
-                filter: (!conds.is_empty()).then(|| server_req::filter(&conds)),
+                key: "integration_id".into(),
                 limit: Some(1_000_000),
                 exact: Some(true),
                 ..Default::default()
@@ -335,7 +331,7 @@ impl VectorStore for QdrantStore {
     }
 
     fn integrations(&self) -> BoxFuture<'_, anyhow::Result<HashSet<String>>> {
-        Box::pin(self.distinct("integration_id", Vec::new()))
+        Box::pin(self.integration_ids())
     }
 
     fn count<'a>(

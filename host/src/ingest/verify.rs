@@ -1,7 +1,8 @@
 //! `tributary index verify`: compare the synced-resources records with the vector store
-//! and, with `repair`, make them agree again (also while hosts write to a shared server). A resource recorded as indexed but without
-//! points is forgotten and its integration gets a full sync (which fetches it again); a
-//! point whose resource is not recorded, or whose integration is gone, is deleted.
+//! and, with `repair`, make them agree again (also while hosts write to a shared server).
+//! A resource recorded as indexed but without points is forgotten and its integration
+//! gets a full sync (which fetches it again); a point whose resource is not recorded, or
+//! whose integration is gone, is deleted.
 
 use std::collections::HashSet;
 
