@@ -352,8 +352,7 @@ async fn works_when_a_slow_server_times_out_as_a_transient_error() {
     config.timeout = Duration::from_millis(500);
     let store = QdrantStore::open(&config, None).await.unwrap();
     fake.slow_down(1_500);
-    let p = points().into_iter().next().unwrap();
-    let mut p = p;
+    let mut p = points().into_iter().next().unwrap();
     p.dense = None;
     let err = store
         .replace("ia", &["d1".into()], vec![p.clone()])
